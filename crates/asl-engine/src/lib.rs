@@ -1,0 +1,1 @@
+//! Step Functions States Language (JSONPath mode) engine: parses, validates and runs a definition as an Express workflow.

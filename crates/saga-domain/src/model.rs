@@ -1,0 +1,98 @@
+//! The records both systems keep. Field names are the JSON (and DynamoDB attribute) names.
+
+use serde::{Deserialize, Serialize};
+
+/// The body of `POST /orders`, once it has passed validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrderRequest {
+    pub customer_id: String,
+    pub items: Vec<OrderLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLine {
+    pub sku: String,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    Pending,
+    Confirmed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "PENDING",
+            OrderStatus::Confirmed => "CONFIRMED",
+            OrderStatus::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+/// Why a saga failed, as Step Functions hands it to a `Catch`: `{"Error": …, "Cause": …}`.
+/// Stored on a cancelled order so that a replay of its Idempotency-Key answers as the original did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+/// System A's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub order_id: String,
+    pub status: OrderStatus,
+    /// Empty on a tombstone.
+    #[serde(default)]
+    pub customer_id: String,
+    #[serde(default)]
+    pub items: Vec<OrderLine>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// True when a compensation cancelled an id that was never created: the record exists only so that a
+    /// forward step landing late cannot bring the order to life.
+    #[serde(default)]
+    pub tombstone: bool,
+}
+
+/// System B's per-sku counters. `available + reserved` only changes through `PUT /inventory/{sku}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StockLevel {
+    pub sku: String,
+    pub available: u64,
+    pub reserved: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReservationStatus {
+    Reserved,
+    /// Released by a compensation, or a tombstone written by a release that found nothing to release.
+    Released,
+}
+
+/// System B's record of what one order holds; keyed by order id, which makes reserve and release idempotent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reservation {
+    pub order_id: String,
+    pub status: ReservationStatus,
+    pub items: Vec<OrderLine>,
+    pub updated_at: i64,
+}

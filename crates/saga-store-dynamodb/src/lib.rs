@@ -1,0 +1,1 @@
+//! DynamoDB implementation of the saga stores.
