@@ -1,0 +1,230 @@
+# Deployment, stage, access logs, throttling and the gateway's own error answers.
+
+resource "aws_api_gateway_deployment" "api" {
+  rest_api_id = aws_api_gateway_rest_api.api.id
+
+  # A REST API change reaches the stage only through a new deployment.
+  triggers = {
+    redeployment = sha1(jsonencode([
+      aws_api_gateway_model.create_order_request,
+      aws_api_gateway_model.set_stock_request,
+      aws_api_gateway_request_validator.body_and_params,
+      aws_api_gateway_resource.orders,
+      aws_api_gateway_resource.order,
+      aws_api_gateway_resource.inventory,
+      aws_api_gateway_resource.sku,
+      aws_api_gateway_method.create_order,
+      aws_api_gateway_method.get_order,
+      aws_api_gateway_method.get_inventory,
+      aws_api_gateway_method.put_inventory,
+      aws_api_gateway_integration.create_order,
+      aws_api_gateway_integration.get_order,
+      aws_api_gateway_integration.get_inventory,
+      aws_api_gateway_integration.put_inventory,
+      aws_api_gateway_integration_response.create_order,
+      aws_api_gateway_integration_response.create_order_error,
+      aws_api_gateway_integration_response.get_order,
+      aws_api_gateway_integration_response.get_order_error,
+      aws_api_gateway_integration_response.get_inventory,
+      aws_api_gateway_integration_response.get_inventory_error,
+      aws_api_gateway_integration_response.put_inventory,
+      aws_api_gateway_integration_response.put_inventory_error,
+      aws_api_gateway_gateway_response.problem,
+    ]))
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_cloudwatch_log_group" "api_access" {
+  name              = "/aws/apigateway/${var.name_prefix}-api/access"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.main.arn
+}
+
+resource "aws_api_gateway_stage" "api" {
+  # checkov:skip=CKV_AWS_120:Responses must not be cached: an order's status and a stock level change between reads, and POST is never cacheable.
+  # checkov:skip=CKV2_AWS_29:No WAF by default (it costs 5 USD a month plus rules); stage throttling bounds abuse. docs/deploy.md shows how to associate a web ACL.
+  # checkov:skip=CKV2_AWS_51:Clients are public HTTP clients, not mutual-TLS peers; the integrations are AWS services reached with IAM, which need no client certificate.
+  deployment_id        = aws_api_gateway_deployment.api.id
+  rest_api_id          = aws_api_gateway_rest_api.api.id
+  stage_name           = "v1"
+  xray_tracing_enabled = true
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.api_access.arn
+    format = jsonencode({
+      requestId          = "$context.requestId"
+      extendedRequestId  = "$context.extendedRequestId"
+      requestTime        = "$context.requestTimeEpoch"
+      httpMethod         = "$context.httpMethod"
+      resourcePath       = "$context.resourcePath"
+      status             = "$context.status"
+      responseLength     = "$context.responseLength"
+      responseLatency    = "$context.responseLatency"
+      integrationStatus  = "$context.integration.status"
+      integrationLatency = "$context.integration.latency"
+      integrationError   = "$context.integration.error"
+      errorType          = "$context.error.responseType"
+      errorMessage       = "$context.error.message"
+      sourceIp           = "$context.identity.sourceIp"
+      userArn            = "$context.identity.userArn"
+      xrayTraceId        = "$context.xrayTraceId"
+    })
+  }
+
+  depends_on = [aws_api_gateway_account.api]
+}
+
+resource "aws_api_gateway_method_settings" "all" {
+  rest_api_id = aws_api_gateway_rest_api.api.id
+  stage_name  = aws_api_gateway_stage.api.stage_name
+  method_path = "*/*"
+
+  settings {
+    metrics_enabled        = true
+    logging_level          = var.api_execution_logging_level
+    data_trace_enabled     = false
+    throttling_rate_limit  = var.api_throttling_rate_limit
+    throttling_burst_limit = var.api_throttling_burst_limit
+    caching_enabled        = false
+  }
+}
+
+# Execution logging (logging_level) needs the account-wide API Gateway CloudWatch role. It is one setting per
+# account and Region: set manage_api_gateway_account = false when another stack already manages it.
+resource "aws_iam_role" "api_gateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  name = "${var.name_prefix}-apigw-cloudwatch"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "apigateway.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "api_gateway_cloudwatch" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  name = "execution-logs"
+  role = aws_iam_role.api_gateway_cloudwatch[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      # API Gateway creates one log group per API and stage, named API-Gateway-Execution-Logs_{api-id}/{stage}.
+      Sid    = "ExecutionLogs"
+      Effect = "Allow"
+      Action = [
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+        "logs:PutRetentionPolicy",
+      ]
+      Resource = [
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:API-Gateway-Execution-Logs_*",
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:API-Gateway-Execution-Logs_*:*",
+      ]
+    }]
+  })
+}
+
+resource "aws_api_gateway_account" "api" {
+  count = var.manage_api_gateway_account ? 1 : 0
+
+  cloudwatch_role_arn = aws_iam_role.api_gateway_cloudwatch[0].arn
+  depends_on          = [aws_iam_role_policy.api_gateway_cloudwatch]
+}
+
+# --- the gateway's own errors as problem documents --------------------------------------------------------------
+# Gateway responses are not VTL: only $context variables are substituted. $context.error.messageString is already a
+# quoted JSON string; $context.error.validationErrorString is not quoted. None of these started an execution.
+
+locals {
+  gateway_problems = {
+    BAD_REQUEST_BODY = {
+      status = 400, type = "/problems/validation-failed", title = "The request is invalid"
+      detail = "\"$context.error.validationErrorString\"", compensation = "not-needed"
+    }
+    BAD_REQUEST_PARAMETERS = {
+      status = 400, type = "/problems/validation-failed", title = "The request is invalid"
+      detail = "\"$context.error.validationErrorString\"", compensation = "not-needed"
+    }
+    UNSUPPORTED_MEDIA_TYPE = {
+      status = 415, type = "/problems/unsupported-media-type", title = "Unsupported media type"
+      detail = "\"Send the body as application/json.\"", compensation = "not-needed"
+    }
+    REQUEST_TOO_LARGE = {
+      status = 413, type = "/problems/request-too-large", title = "Request too large"
+      detail = "$context.error.messageString", compensation = "not-needed"
+    }
+    MISSING_AUTHENTICATION_TOKEN = {
+      # API Gateway also answers this for a route that does not exist.
+      status = 403, type = "/problems/forbidden", title = "Missing authentication or unknown route"
+      detail = "$context.error.messageString", compensation = "not-needed"
+    }
+    ACCESS_DENIED = {
+      status = 403, type = "/problems/forbidden", title = "Access denied"
+      detail = "$context.error.messageString", compensation = "not-needed"
+    }
+    INVALID_SIGNATURE = {
+      status = 403, type = "/problems/forbidden", title = "Invalid signature"
+      detail = "$context.error.messageString", compensation = "not-needed"
+    }
+    EXPIRED_TOKEN = {
+      status = 403, type = "/problems/forbidden", title = "Expired token"
+      detail = "$context.error.messageString", compensation = "not-needed"
+    }
+    THROTTLED = {
+      status = 429, type = "/problems/throttled", title = "Too many requests"
+      detail = "$context.error.messageString", compensation = "not-needed"
+    }
+    QUOTA_EXCEEDED = {
+      status = 429, type = "/problems/throttled", title = "Quota exceeded"
+      detail = "$context.error.messageString", compensation = "not-needed"
+    }
+    DEFAULT_4XX = {
+      status = null, type = "/problems/client-error", title = "The request was refused"
+      detail = "$context.error.messageString", compensation = "not-needed"
+    }
+    # The integration may have started an execution that is still running: the workflow's own 27 s timeout
+    # ends it and the order sweeper compensates whatever it left PENDING.
+    INTEGRATION_TIMEOUT = {
+      status = 504, type = "/problems/gateway-timeout", title = "The saga did not answer in time"
+      detail = "\"The integration did not answer within 29 s; the order sweeper will compensate.\"", compensation = "pending"
+    }
+    DEFAULT_5XX = {
+      status = null, type = "/problems/gateway-error", title = "The gateway failed"
+      detail = "$context.error.messageString", compensation = "pending"
+    }
+  }
+}
+
+resource "aws_api_gateway_gateway_response" "problem" {
+  for_each = local.gateway_problems
+
+  rest_api_id   = aws_api_gateway_rest_api.api.id
+  response_type = each.key
+  status_code   = each.value.status == null ? null : tostring(each.value.status)
+
+  response_parameters = {
+    "gatewayresponse.header.Content-Type" = "'application/problem+json'"
+  }
+
+  # A DEFAULT_* response covers several statuses, so it leaves "status" out (RFC 9457 makes it optional).
+  response_templates = {
+    "application/json" = join("", [
+      "{\"type\":\"${each.value.type}\",\"title\":\"${each.value.title}\",",
+      each.value.status == null ? "" : "\"status\":${each.value.status},",
+      "\"detail\":${each.value.detail},\"compensation\":\"${each.value.compensation}\"}",
+    ])
+  }
+}

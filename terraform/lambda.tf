@@ -1,0 +1,92 @@
+# Seven Rust functions built by cargo-lambda. The five saga tasks are invoked by the state machine; the repair
+# worker drains the repair queue; the order sweeper runs every minute and compensates orders left PENDING.
+
+resource "aws_cloudwatch_log_group" "fn" {
+  for_each = local.function_names
+
+  name              = "/aws/lambda/${each.value}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.main.arn
+}
+
+resource "aws_lambda_function" "fn" {
+  for_each = local.function_timeouts
+  # checkov:skip=CKV_AWS_117:No VPC: the functions reach only DynamoDB, SQS and X-Ray over AWS endpoints, and a VPC would add NAT or interface-endpoint cost without isolating anything.
+  # checkov:skip=CKV_AWS_272:Code signing needs AWS Signer profiles and a signing step in the build; the zips come from our own cargo-lambda build in CI.
+  # checkov:skip=CKV_AWS_116:No function is invoked asynchronously except the order sweeper, whose next scheduled run (one minute later) is its retry; Lambda DLQs apply only to asynchronous invocations.
+  # checkov:skip=CKV_AWS_115:Reserved concurrency is left to the account: new accounts have a concurrency quota of 10, which reserving would exhaust; stage throttling (api_throttling_*) bounds the load instead.
+
+  function_name = local.function_names[each.key]
+  description   = "Order saga: ${each.key}"
+  role          = aws_iam_role.fn[each.key].arn
+  runtime       = "provided.al2023"
+  handler       = "bootstrap"
+  architectures = [var.lambda_architecture]
+  memory_size   = var.lambda_memory_mb
+  timeout       = each.value
+  kms_key_arn   = aws_kms_key.main.arn
+
+  # The zips exist only after `cargo lambda build`; plans and tests run without them, so the hash is read only when
+  # the file is there (Lambda then redeploys exactly when the build changed).
+  filename         = local.lambda_zips[each.key]
+  source_code_hash = fileexists(local.lambda_zips[each.key]) ? filebase64sha256(local.lambda_zips[each.key]) : null
+
+  environment {
+    variables = local.function_environment[each.key]
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.fn[each.key].name
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  lifecycle {
+    precondition {
+      condition     = each.value <= lookup(local.saga_task_timeouts, each.key, each.value)
+      error_message = "A saga function's timeout must not exceed its Task's TimeoutSeconds in workflow.asl.json."
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.fn]
+}
+
+# --- repair worker: SQS event source ---------------------------------------------------------------------------
+
+resource "aws_lambda_event_source_mapping" "repair" {
+  event_source_arn = aws_sqs_queue.repair.arn
+  function_name    = aws_lambda_function.fn["repair-worker"].arn
+  batch_size       = 10
+  # Only the messages the worker reports as failed come back; the rest of the batch is deleted.
+  function_response_types = ["ReportBatchItemFailures"]
+}
+
+# --- order sweeper: every minute -------------------------------------------------------------------------------
+
+resource "aws_cloudwatch_event_rule" "sweeper" {
+  name                = "${var.name_prefix}-order-sweeper"
+  description         = "Compensates orders left PENDING longer than SWEEP_AFTER_SECONDS."
+  schedule_expression = "rate(1 minute)"
+}
+
+resource "aws_cloudwatch_event_target" "sweeper" {
+  rule = aws_cloudwatch_event_rule.sweeper.name
+  arn  = aws_lambda_function.fn["order-sweeper"].arn
+
+  retry_policy {
+    # A missed sweep is covered by the next one a minute later.
+    maximum_retry_attempts       = 0
+    maximum_event_age_in_seconds = 60
+  }
+}
+
+resource "aws_lambda_permission" "sweeper" {
+  statement_id  = "AllowEventBridgeSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.fn["order-sweeper"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.sweeper.arn
+}

@@ -1,0 +1,320 @@
+# Offline checks of the deployment: a mocked AWS provider, no credentials, no Lambda zips.
+# `command = apply` against the mock gives every computed attribute (ARNs, URLs) a value, so the rendered
+# workflow and templates can be inspected whole.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mock" }
+  }
+  mock_resource "aws_sfn_state_machine" {
+    defaults = { arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:mock" }
+  }
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:eu-west-1:123456789012:mock"
+      url = "https://sqs.eu-west-1.amazonaws.com/123456789012/mock"
+    }
+  }
+  mock_resource "aws_dynamodb_table" {
+    defaults = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/mock" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/mock" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mock" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:eu-west-1:123456789012:mock" }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:eu-west-1:123456789012:rule/mock" }
+  }
+  mock_resource "aws_iam_policy" {
+    defaults = { arn = "arn:aws:iam::123456789012:policy/mock" }
+  }
+  mock_resource "aws_api_gateway_rest_api" {
+    defaults = { execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:mock" }
+  }
+}
+
+variables {
+  # Relative to the directory `terraform test` runs in (terraform/).
+  workflow_file = "../workflow.asl.json"
+}
+
+run "defaults" {
+  command = apply
+
+  assert {
+    condition     = aws_sfn_state_machine.order_saga.type == "EXPRESS"
+    error_message = "The state machine must be an Express workflow (StartSyncExecution works only on Express)."
+  }
+
+  assert {
+    condition     = endswith(aws_api_gateway_integration.create_order.uri, ":states:action/StartSyncExecution")
+    error_message = "POST /orders must integrate with states:action/StartSyncExecution (StartExecution is asynchronous)."
+  }
+
+  assert {
+    condition     = aws_api_gateway_integration.create_order.type == "AWS" && aws_api_gateway_integration.create_order.integration_http_method == "POST"
+    error_message = "POST /orders must be an AWS service integration called with POST."
+  }
+
+  assert {
+    condition     = aws_api_gateway_integration.create_order.timeout_milliseconds == 29000
+    error_message = "The StartSyncExecution integration must wait the REST API maximum of 29 s."
+  }
+
+  assert {
+    condition     = aws_api_gateway_integration.create_order.timeout_milliseconds > jsondecode(file(var.workflow_file)).TimeoutSeconds * 1000
+    error_message = "The integration timeout must exceed the workflow's top-level TimeoutSeconds, so the workflow gives up first."
+  }
+
+  assert {
+    condition = alltrue([
+      for fn, state in {
+        "create-order"  = "CreateOrder"
+        "reserve-stock" = "ReserveStock"
+        "confirm-order" = "ConfirmOrder"
+        "release-stock" = "ReleaseStock"
+        "cancel-order"  = "CancelOrder"
+      } : aws_lambda_function.fn[fn].timeout <= jsondecode(file(var.workflow_file)).States[state].TimeoutSeconds
+    ])
+    error_message = "Every saga Lambda's timeout must be at most its Task's TimeoutSeconds."
+  }
+
+  assert {
+    condition     = !strcontains(aws_sfn_state_machine.order_saga.definition, "$${")
+    error_message = "The rendered workflow definition still contains a $${...} placeholder."
+  }
+
+  assert {
+    condition     = !strcontains(aws_sfn_state_machine.order_saga.definition, "%%{")
+    error_message = "The rendered workflow definition contains a template directive."
+  }
+
+  assert {
+    condition = alltrue([
+      for state in ["CreateOrder", "ReserveStock", "ConfirmOrder", "ReleaseStock", "CancelOrder"] :
+      jsondecode(aws_sfn_state_machine.order_saga.definition).States[state].Parameters.FunctionName == "arn:aws:lambda:eu-west-1:123456789012:function:mock"
+    ])
+    error_message = "Every saga Task must invoke a deployed function ARN."
+  }
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.order_saga.definition).States.EnqueueRepair.Parameters.QueueUrl == aws_sqs_queue.repair.url
+    error_message = "EnqueueRepair must send to the repair queue."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.order_saga.definition).States.PrepareOrder.Parameters["orderId.$"] == "$$.Execution.Name" &&
+      jsondecode(aws_sfn_state_machine.order_saga.definition).States.ProblemBadGateway.Parameters["detail.$"] == jsondecode(file(var.workflow_file)).States.ProblemBadGateway.Parameters["detail.$"]
+    )
+    error_message = "JSONPath and States.Format strings must survive templatefile unchanged."
+  }
+
+  assert {
+    condition     = aws_sfn_state_machine.order_saga.logging_configuration[0].level == "ALL" && aws_sfn_state_machine.order_saga.tracing_configuration[0].enabled
+    error_message = "The state machine must log at level ALL and trace with X-Ray."
+  }
+
+  assert {
+    condition     = startswith(aws_cloudwatch_log_group.state_machine.name, "/aws/vendedlogs/states/")
+    error_message = "The state machine's log group must live under /aws/vendedlogs/states/."
+  }
+
+  # Fault injection is off by default: the rendered request template never reads the header.
+  assert {
+    condition     = !strcontains(lower(aws_api_gateway_integration.create_order.request_templates["application/json"]), "x-saga-fault")
+    error_message = "With enable_fault_injection = false the request template must not read X-Saga-Fault."
+  }
+
+  assert {
+    condition     = strcontains(aws_api_gateway_integration.create_order.request_templates["application/json"], "\\\"faults\\\":null,")
+    error_message = "With enable_fault_injection = false the request template must send faults = null."
+  }
+
+  assert {
+    condition     = strcontains(aws_api_gateway_integration.create_order.request_templates["application/json"], aws_sfn_state_machine.order_saga.arn)
+    error_message = "The request template must name the deployed state machine."
+  }
+
+  assert {
+    condition = alltrue([
+      for t in [
+        aws_api_gateway_integration.create_order.request_templates["application/json"],
+        aws_api_gateway_integration.get_order.request_templates["application/json"],
+        aws_api_gateway_integration.get_inventory.request_templates["application/json"],
+        aws_api_gateway_integration.put_inventory.request_templates["application/json"],
+      ] : !strcontains(t, "$${")
+    ])
+    error_message = "A request template still contains a Terraform placeholder."
+  }
+
+  assert {
+    condition     = aws_api_gateway_model.create_order_request.schema == file("../schemas/order-request.schema.json")
+    error_message = "The request model must be the repository's order-request schema, the one the local server uses."
+  }
+
+  assert {
+    condition     = aws_api_gateway_method.put_inventory.authorization == "AWS_IAM"
+    error_message = "PUT /inventory/{sku} must require IAM (SigV4) authorisation."
+  }
+
+  # No IAM action wildcard anywhere (resource "*" is allowed only where AWS requires it, and commented there).
+  assert {
+    condition = alltrue(flatten([
+      for p in concat(
+        [for k, v in aws_iam_role_policy.fn : v.policy],
+        [for k, v in aws_iam_role_policy.api_integration : v.policy],
+        [for v in aws_iam_role_policy.api_gateway_cloudwatch : v.policy],
+        [aws_iam_role_policy.state_machine.policy, aws_iam_policy.inventory_writer.policy],
+        ) : [
+        for st in jsondecode(p).Statement : [for a in flatten([st.Action]) : !strcontains(a, "*")]
+      ]
+    ]))
+    error_message = "An IAM policy grants a wildcard action."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for k, v in aws_iam_role_policy.fn : [
+        for st in jsondecode(v.policy).Statement : st.Resource != "*" || alltrue([for a in flatten([st.Action]) : startswith(a, "xray:")])
+      ]
+    ]))
+    error_message = "A Lambda role uses resource \"*\" for something other than X-Ray."
+  }
+
+  assert {
+    condition = alltrue([
+      for fn, f in aws_lambda_function.fn :
+      f.runtime == "provided.al2023" && f.handler == "bootstrap" && f.architectures == tolist(["arm64"]) &&
+      f.tracing_config[0].mode == "Active" && f.logging_config[0].log_format == "JSON"
+    ])
+    error_message = "Every function must be provided.al2023/arm64, handler bootstrap, X-Ray active, JSON logs."
+  }
+
+  assert {
+    condition = alltrue([
+      for fn, f in aws_lambda_function.fn : alltrue([
+        for name in ["ORDERS_TABLE", "INVENTORY_TABLE", "RESERVATIONS_TABLE", "IDEMPOTENCY_TABLE", "IDEMPOTENCY_TTL_SECONDS", "RUST_LOG"] :
+        contains(keys(f.environment[0].variables), name)
+      ])
+    ])
+    error_message = "A function lacks one of the table or setting environment variables."
+  }
+
+  assert {
+    condition     = aws_lambda_function.fn["order-sweeper"].environment[0].variables.SWEEP_AFTER_SECONDS == "120" && aws_lambda_function.fn["create-order"].environment[0].variables.IDEMPOTENCY_TTL_SECONDS == "86400"
+    error_message = "SWEEP_AFTER_SECONDS and IDEMPOTENCY_TTL_SECONDS must carry their defaults."
+  }
+
+  assert {
+    condition     = !contains(keys(aws_lambda_function.fn["create-order"].environment[0].variables), "SWEEP_AFTER_SECONDS")
+    error_message = "SWEEP_AFTER_SECONDS belongs to the order sweeper only."
+  }
+
+  assert {
+    condition     = aws_lambda_event_source_mapping.repair.function_response_types == toset(["ReportBatchItemFailures"])
+    error_message = "The repair worker must report partial batch failures."
+  }
+
+  assert {
+    condition     = aws_sqs_queue.repair.visibility_timeout_seconds >= 6 * aws_lambda_function.fn["repair-worker"].timeout
+    error_message = "The repair queue's visibility timeout must be at least six times the repair worker's timeout."
+  }
+
+  assert {
+    condition     = jsondecode(aws_sqs_queue.repair.redrive_policy).maxReceiveCount == 5
+    error_message = "The repair queue must move a message to the DLQ after 5 receives."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.sweeper.schedule_expression == "rate(1 minute)"
+    error_message = "The order sweeper must run every minute."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.executions_timed_out.threshold == 0 && aws_cloudwatch_metric_alarm.repair_dlq_not_empty.threshold == 0
+    error_message = "Any timed-out execution and any DLQ message must alarm."
+  }
+
+  assert {
+    condition = alltrue([
+      for t in [aws_dynamodb_table.orders, aws_dynamodb_table.inventory, aws_dynamodb_table.reservations, aws_dynamodb_table.idempotency] :
+      t.billing_mode == "PAY_PER_REQUEST" && t.point_in_time_recovery[0].enabled && t.server_side_encryption[0].enabled
+    ])
+    error_message = "Every table must be on-demand, with PITR and SSE."
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.idempotency.ttl[0].attribute_name == "expiresAt" && aws_dynamodb_table.idempotency.ttl[0].enabled
+    error_message = "The idempotency table must expire keys on expiresAt."
+  }
+
+  assert {
+    condition = anytrue([
+      for g in aws_dynamodb_table.orders.global_secondary_index :
+      g.name == "status-createdAt" && g.hash_key == "status" && g.range_key == "createdAt" && g.projection_type == "ALL"
+    ])
+    error_message = "The orders table needs the status-createdAt index the sweeper queries."
+  }
+
+  assert {
+    condition = alltrue([
+      for k, r in aws_api_gateway_gateway_response.problem :
+      r.response_parameters["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+    ])
+    error_message = "Every gateway response must be application/problem+json."
+  }
+}
+
+run "fault_injection_enabled" {
+  command = apply
+
+  variables {
+    enable_fault_injection = true
+  }
+
+  assert {
+    condition     = strcontains(lower(aws_api_gateway_integration.create_order.request_templates["application/json"]), "x-saga-fault")
+    error_message = "With enable_fault_injection = true the request template must forward X-Saga-Fault."
+  }
+}
+
+run "x86_64_build" {
+  command = plan
+
+  variables {
+    lambda_architecture = "x86_64"
+  }
+
+  assert {
+    condition     = alltrue([for fn, f in aws_lambda_function.fn : f.architectures == tolist(["x86_64"])])
+    error_message = "lambda_architecture must reach every function."
+  }
+}
+
+run "sweep_must_outlast_the_workflow" {
+  command = plan
+
+  variables {
+    sweep_after_seconds = 20
+  }
+
+  expect_failures = [var.sweep_after_seconds]
+}
