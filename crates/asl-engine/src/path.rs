@@ -1,0 +1,673 @@
+//! JSONPath as Step Functions evaluates it.
+//!
+//! AWS runs Jayway JsonPath, and its error texts leak into execution causes, so the messages here
+//! copy Jayway's wording (`No results for path: $['x']`, `Missing property in path $['no']`).
+//! Result shaping follows AWS too: a *definite* path (names and literal indexes only) yields the
+//! node itself or an error, while an *indefinite* one (wildcard, slice, union, filter, deep scan)
+//! always yields an array, possibly empty.
+
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// What a path is evaluated against: the state data (`$`), the context object (`$$`) or a
+/// workflow variable (`$name`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Root {
+    Input,
+    Context,
+    Variable(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Segment {
+    Name(String),
+    Index(i64),
+    Wildcard,
+    Slice(Option<i64>, Option<i64>, Option<i64>),
+    Names(Vec<String>),
+    Indexes(Vec<i64>),
+    Filter(Filter),
+    /// `..name` or `..*`
+    Descendants(Option<String>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Filter {
+    Exists(Vec<Segment>),
+    Compare(Vec<Segment>, CmpOp, Value),
+    And(Box<Filter>, Box<Filter>),
+    Or(Box<Filter>, Box<Filter>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct JsonPath {
+    pub(crate) text: String,
+    pub(crate) root: Root,
+    pub(crate) segments: Vec<Segment>,
+}
+
+/// Why a definite path found nothing, worded as Jayway words it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PathMiss(pub(crate) String);
+
+impl JsonPath {
+    pub(crate) fn parse(text: &str) -> Result<JsonPath, String> {
+        let bytes = text.as_bytes();
+        if bytes.first() != Some(&b'$') {
+            return Err(format!("The path '{text}' must start with '$'"));
+        }
+        let (root, mut pos) = if text.starts_with("$$") {
+            (Root::Context, 2)
+        } else if bytes.len() > 1 && is_name_start(bytes[1]) {
+            let mut end = 1;
+            while end < bytes.len() && is_name_char(bytes[end]) {
+                end += 1;
+            }
+            (Root::Variable(text[1..end].to_string()), end)
+        } else {
+            (Root::Input, 1)
+        };
+        let mut segments = Vec::new();
+        while pos < bytes.len() {
+            let (seg, next) = parse_segment(text, pos)?;
+            segments.push(seg);
+            pos = next;
+        }
+        Ok(JsonPath {
+            text: text.to_string(),
+            root,
+            segments,
+        })
+    }
+
+    /// A reference path names at most one node: names and literal indexes only.
+    pub(crate) fn is_reference(&self) -> bool {
+        self.segments
+            .iter()
+            .all(|s| matches!(s, Segment::Name(_) | Segment::Index(_)))
+    }
+
+    pub(crate) fn is_definite(&self) -> bool {
+        self.is_reference()
+    }
+
+    /// Evaluates against `root`. Definite paths give the node or a miss; indefinite paths give
+    /// an array of every match.
+    pub(crate) fn eval(&self, root: &Value) -> Result<Value, PathMiss> {
+        if self.is_definite() {
+            let mut cur = root;
+            let mut shown = String::from("$");
+            let last = self.segments.len().saturating_sub(1);
+            for (i, seg) in self.segments.iter().enumerate() {
+                match seg {
+                    Segment::Name(n) => {
+                        let _ = write!(shown, "['{n}']");
+                        match cur {
+                            Value::Object(m) => match m.get(n) {
+                                Some(v) => cur = v,
+                                None if i == last => {
+                                    return Err(PathMiss(format!("No results for path: {shown}")))
+                                }
+                                None => {
+                                    return Err(PathMiss(format!(
+                                        "Missing property in path {shown}"
+                                    )))
+                                }
+                            },
+                            _ => {
+                                return Err(PathMiss(format!(
+                                    "Expected to find an object with property {} in path {} but found '{}'. This is not a json object according to the JsonProvider: 'com.jayway.jsonpath.spi.json.JacksonJsonProvider'.",
+                                    &shown[shown.rfind('[').unwrap_or(0)..],
+                                    &shown[..shown.rfind('[').unwrap_or(shown.len())],
+                                    java_type(cur)
+                                )))
+                            }
+                        }
+                    }
+                    Segment::Index(idx) => {
+                        let _ = write!(shown, "[{idx}]");
+                        match cur {
+                            Value::Array(a) => {
+                                let real = if *idx < 0 { a.len() as i64 + idx } else { *idx };
+                                match usize::try_from(real).ok().and_then(|r| a.get(r)) {
+                                    Some(v) => cur = v,
+                                    None => {
+                                        return Err(PathMiss(format!(
+                                            "No results for path: {shown}"
+                                        )))
+                                    }
+                                }
+                            }
+                            _ => {
+                                return Err(PathMiss(format!(
+                                    "Filter: [{idx}] can only be applied to arrays. Current context is: {}",
+                                    compact(cur)
+                                )))
+                            }
+                        }
+                    }
+                    _ => unreachable!("definite paths hold names and indexes only"),
+                }
+            }
+            Ok(cur.clone())
+        } else {
+            let mut current: Vec<&Value> = vec![root];
+            for seg in &self.segments {
+                let mut next = Vec::new();
+                for v in current {
+                    apply_indefinite(seg, v, &mut next);
+                }
+                current = next;
+            }
+            Ok(Value::Array(current.into_iter().cloned().collect()))
+        }
+    }
+}
+
+fn java_type(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "java.lang.String",
+        Value::Number(n) if n.is_f64() => "java.lang.Double",
+        Value::Number(_) => "java.lang.Integer",
+        Value::Bool(_) => "java.lang.Boolean",
+        Value::Array(_) => "java.util.ArrayList",
+        Value::Null => "null",
+        Value::Object(_) => "java.util.LinkedHashMap",
+    }
+}
+
+pub(crate) fn compact(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn apply_indefinite<'a>(seg: &Segment, v: &'a Value, out: &mut Vec<&'a Value>) {
+    match seg {
+        Segment::Name(n) => {
+            if let Some(x) = v.as_object().and_then(|m| m.get(n)) {
+                out.push(x);
+            }
+        }
+        Segment::Index(i) => {
+            if let Some(a) = v.as_array() {
+                let real = if *i < 0 { a.len() as i64 + i } else { *i };
+                if let Some(x) = usize::try_from(real).ok().and_then(|r| a.get(r)) {
+                    out.push(x);
+                }
+            }
+        }
+        Segment::Wildcard => match v {
+            Value::Array(a) => out.extend(a.iter()),
+            Value::Object(m) => out.extend(m.values()),
+            _ => {}
+        },
+        Segment::Slice(start, end, step) => {
+            if let Some(a) = v.as_array() {
+                let len = a.len() as i64;
+                let norm = |x: i64| if x < 0 { (len + x).max(0) } else { x.min(len) };
+                let s = start.map(norm).unwrap_or(0);
+                let e = end.map(norm).unwrap_or(len);
+                let st = step.unwrap_or(1).max(1);
+                let mut i = s;
+                while i < e {
+                    out.push(&a[i as usize]);
+                    i += st;
+                }
+            }
+        }
+        Segment::Names(ns) => {
+            if let Some(m) = v.as_object() {
+                for n in ns {
+                    if let Some(x) = m.get(n) {
+                        out.push(x);
+                    }
+                }
+            }
+        }
+        Segment::Indexes(is) => {
+            for i in is {
+                apply_indefinite(&Segment::Index(*i), v, out);
+            }
+        }
+        Segment::Filter(f) => {
+            let items: Vec<&Value> = match v {
+                Value::Array(a) => a.iter().collect(),
+                Value::Object(m) => m.values().collect(),
+                _ => vec![],
+            };
+            for item in items {
+                if filter_matches(f, item) {
+                    out.push(item);
+                }
+            }
+        }
+        Segment::Descendants(name) => descend(v, name.as_deref(), out),
+    }
+}
+
+fn descend<'a>(v: &'a Value, name: Option<&str>, out: &mut Vec<&'a Value>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if name.is_none_or(|n| n == k) {
+                    out.push(x);
+                }
+            }
+            for x in m.values() {
+                descend(x, name, out);
+            }
+        }
+        Value::Array(a) => {
+            if name.is_none() {
+                out.extend(a.iter());
+            }
+            for x in a {
+                descend(x, name, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn relative<'a>(segs: &[Segment], v: &'a Value) -> Option<&'a Value> {
+    let mut cur = v;
+    for s in segs {
+        cur = match s {
+            Segment::Name(n) => cur.as_object()?.get(n)?,
+            Segment::Index(i) => {
+                let a = cur.as_array()?;
+                let real = if *i < 0 { a.len() as i64 + i } else { *i };
+                a.get(usize::try_from(real).ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+fn filter_matches(f: &Filter, item: &Value) -> bool {
+    match f {
+        Filter::Exists(p) => relative(p, item).is_some(),
+        Filter::And(a, b) => filter_matches(a, item) && filter_matches(b, item),
+        Filter::Or(a, b) => filter_matches(a, item) || filter_matches(b, item),
+        Filter::Compare(p, op, lit) => {
+            let Some(v) = relative(p, item) else {
+                return false;
+            };
+            let ord = match (v, lit) {
+                (Value::Number(a), Value::Number(b)) => a
+                    .as_f64()
+                    .zip(b.as_f64())
+                    .and_then(|(a, b)| a.partial_cmp(&b)),
+                (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
+                _ => {
+                    return match op {
+                        CmpOp::Eq => v == lit,
+                        CmpOp::Ne => v != lit,
+                        _ => false,
+                    }
+                }
+            };
+            let Some(ord) = ord else { return false };
+            use std::cmp::Ordering::*;
+            match op {
+                CmpOp::Eq => ord == Equal,
+                CmpOp::Ne => ord != Equal,
+                CmpOp::Lt => ord == Less,
+                CmpOp::Le => ord != Greater,
+                CmpOp::Gt => ord == Greater,
+                CmpOp::Ge => ord != Less,
+            }
+        }
+    }
+}
+
+fn is_name_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+fn is_name_char(b: u8) -> bool {
+    // Dot-notation names in AWS paths commonly carry dashes (`$.delivery-partner`).
+    !matches!(
+        b,
+        b'.' | b'[' | b']' | b' ' | b'(' | b')' | b',' | b'\'' | b'"'
+    )
+}
+
+fn parse_segment(text: &str, pos: usize) -> Result<(Segment, usize), String> {
+    let bytes = text.as_bytes();
+    let bad = || format!("The path '{text}' is not a valid JSONPath");
+    match bytes[pos] {
+        b'.' => {
+            if bytes.get(pos + 1) == Some(&b'.') {
+                let start = pos + 2;
+                if bytes.get(start) == Some(&b'*') {
+                    return Ok((Segment::Descendants(None), start + 1));
+                }
+                let mut end = start;
+                while end < bytes.len() && is_name_char(bytes[end]) {
+                    end += 1;
+                }
+                if end == start {
+                    return Err(bad());
+                }
+                return Ok((
+                    Segment::Descendants(Some(text[start..end].to_string())),
+                    end,
+                ));
+            }
+            let start = pos + 1;
+            if bytes.get(start) == Some(&b'*') {
+                return Ok((Segment::Wildcard, start + 1));
+            }
+            let mut end = start;
+            while end < bytes.len() && is_name_char(bytes[end]) {
+                end += 1;
+            }
+            if end == start {
+                return Err(bad());
+            }
+            Ok((Segment::Name(text[start..end].to_string()), end))
+        }
+        b'[' => {
+            let close = find_close(text, pos).ok_or_else(bad)?;
+            let inner = text[pos + 1..close].trim();
+            let seg = parse_bracket(inner).ok_or_else(bad)?;
+            Ok((seg, close + 1))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// Finds the `]` closing the bracket at `open`, skipping quoted strings and nested brackets.
+fn find_close(text: &str, open: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0;
+    let mut quote: Option<u8> = None;
+    let mut i = open;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if let Some(q) = quote {
+            if b == b'\\' {
+                i += 1;
+            } else if b == q {
+                quote = None;
+            }
+        } else if b == b'\'' || b == b'"' {
+            quote = Some(b);
+        } else if b == b'[' {
+            depth += 1;
+        } else if b == b']' {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+fn parse_bracket(inner: &str) -> Option<Segment> {
+    if inner == "*" {
+        return Some(Segment::Wildcard);
+    }
+    if let Some(f) = inner.strip_prefix('?') {
+        let f = f.trim();
+        let f = f.strip_prefix('(')?.strip_suffix(')')?;
+        return parse_filter(f.trim()).map(Segment::Filter);
+    }
+    if inner.starts_with('\'') || inner.starts_with('"') {
+        let mut names = Vec::new();
+        for part in split_top(inner, ',') {
+            let part = part.trim();
+            let q = part.chars().next()?;
+            let s = part.strip_prefix(q)?.strip_suffix(q)?;
+            names.push(s.replace("\\'", "'"));
+        }
+        return Some(if names.len() == 1 {
+            Segment::Name(names.remove(0))
+        } else {
+            Segment::Names(names)
+        });
+    }
+    if inner.contains(':') {
+        let parts: Vec<&str> = inner.split(':').collect();
+        if parts.len() > 3 {
+            return None;
+        }
+        let num = |s: &str| -> Option<Option<i64>> {
+            let s = s.trim();
+            if s.is_empty() {
+                Some(None)
+            } else {
+                s.parse().ok().map(Some)
+            }
+        };
+        return Some(Segment::Slice(
+            num(parts[0])?,
+            num(parts.get(1).copied().unwrap_or(""))?,
+            num(parts.get(2).copied().unwrap_or(""))?,
+        ));
+    }
+    if inner.contains(',') {
+        let idx: Option<Vec<i64>> = inner.split(',').map(|s| s.trim().parse().ok()).collect();
+        return idx.map(Segment::Indexes);
+    }
+    inner.parse().ok().map(Segment::Index)
+}
+
+fn split_top(s: &str, sep: char) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == sep => {
+                out.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            None => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+fn parse_filter(f: &str) -> Option<Filter> {
+    if let Some((a, b)) = split_once_top(f, "||") {
+        return Some(Filter::Or(
+            Box::new(parse_filter(a.trim())?),
+            Box::new(parse_filter(b.trim())?),
+        ));
+    }
+    if let Some((a, b)) = split_once_top(f, "&&") {
+        return Some(Filter::And(
+            Box::new(parse_filter(a.trim())?),
+            Box::new(parse_filter(b.trim())?),
+        ));
+    }
+    for (tok, op) in [
+        ("==", CmpOp::Eq),
+        ("!=", CmpOp::Ne),
+        ("<=", CmpOp::Le),
+        (">=", CmpOp::Ge),
+        ("<", CmpOp::Lt),
+        (">", CmpOp::Gt),
+    ] {
+        if let Some((a, b)) = split_once_top(f, tok) {
+            let lhs = relative_path(a.trim())?;
+            let lit = literal(b.trim())?;
+            return Some(Filter::Compare(lhs, op, lit));
+        }
+    }
+    relative_path(f).map(Filter::Exists)
+}
+
+fn split_once_top<'a>(s: &'a str, tok: &str) -> Option<(&'a str, &'a str)> {
+    let mut quote: Option<char> = None;
+    for (i, c) in s.char_indices() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if s[i..].starts_with(tok) => return Some((&s[..i], &s[i + tok.len()..])),
+            None => {}
+        }
+    }
+    None
+}
+
+fn relative_path(s: &str) -> Option<Vec<Segment>> {
+    let rest = s.strip_prefix('@')?;
+    let p = JsonPath::parse(&format!("${rest}")).ok()?;
+    if p.root != Root::Input || !p.is_reference() {
+        return None;
+    }
+    Some(p.segments)
+}
+
+fn literal(s: &str) -> Option<Value> {
+    if let Some(inner) = s.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')) {
+        return Some(Value::String(inner.to_string()));
+    }
+    serde_json::from_str(s).ok()
+}
+
+/// Writes `value` at the reference path `path` inside a copy of `target`, creating missing
+/// intermediate objects as the spec requires.
+pub(crate) fn set_at(target: &Value, path: &JsonPath, value: Value) -> Result<Value, String> {
+    if path.segments.is_empty() {
+        return Ok(value);
+    }
+    let mut out = target.clone();
+    let mut cur = &mut out;
+    let n = path.segments.len();
+    for (i, seg) in path.segments.iter().enumerate() {
+        let last = i + 1 == n;
+        match seg {
+            Segment::Name(name) => {
+                if cur.is_null() && i > 0 {
+                    *cur = Value::Object(Default::default());
+                }
+                let Value::Object(m) = cur else {
+                    return Err(format!(
+                        "Unable to apply ReferencePath {} to input {}",
+                        path.text,
+                        compact(target)
+                    ));
+                };
+                if last {
+                    m.insert(name.clone(), value);
+                    return Ok(out);
+                }
+                cur = m
+                    .entry(name.clone())
+                    .or_insert_with(|| Value::Object(Default::default()));
+            }
+            Segment::Index(idx) => {
+                let Value::Array(a) = cur else {
+                    return Err(format!(
+                        "Unable to apply ReferencePath {} to input {}",
+                        path.text,
+                        compact(target)
+                    ));
+                };
+                let real = if *idx < 0 { a.len() as i64 + idx } else { *idx };
+                let Some(slot) = usize::try_from(real).ok().and_then(|r| a.get_mut(r)) else {
+                    return Err(format!(
+                        "Unable to apply ReferencePath {} to input {}",
+                        path.text,
+                        compact(target)
+                    ));
+                };
+                if last {
+                    *slot = value;
+                    return Ok(out);
+                }
+                cur = slot;
+            }
+            _ => return Err(format!("ResultPath {} is not a reference path", path.text)),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eval(p: &str, v: &Value) -> Result<Value, PathMiss> {
+        JsonPath::parse(p).unwrap().eval(v)
+    }
+
+    #[test]
+    fn definite_paths_return_the_node() {
+        let v = json!({"a": {"b": [1, 2, {"c": "x"}]}, "d-e": 1});
+        assert_eq!(eval("$.a.b[2].c", &v).unwrap(), json!("x"));
+        assert_eq!(eval("$['a']['b'][0]", &v).unwrap(), json!(1));
+        assert_eq!(eval("$.d-e", &v).unwrap(), json!(1));
+        assert_eq!(eval("$", &v).unwrap(), v);
+    }
+
+    #[test]
+    fn misses_use_jayway_wording() {
+        let v = json!({"a": 1});
+        assert_eq!(
+            eval("$.x", &v).unwrap_err().0,
+            "No results for path: $['x']"
+        );
+        assert_eq!(
+            eval("$.no.such", &v).unwrap_err().0,
+            "Missing property in path $['no']"
+        );
+    }
+
+    #[test]
+    fn indefinite_paths_always_return_arrays() {
+        let v = json!({"users": [{"s": 0, "n": "a"}, {"s": 1, "n": "b"}]});
+        assert_eq!(
+            eval("$.users[?(@.s == 0)]", &v).unwrap(),
+            json!([{"s": 0, "n": "a"}])
+        );
+        assert_eq!(eval("$.users[*].n", &v).unwrap(), json!(["a", "b"]));
+        assert_eq!(eval("$.users[*].zz", &v).unwrap(), json!([]));
+        assert_eq!(eval("$.users[0:1].n", &v).unwrap(), json!(["a"]));
+        assert_eq!(eval("$..n", &v).unwrap(), json!(["a", "b"]));
+    }
+
+    #[test]
+    fn roots() {
+        assert_eq!(
+            JsonPath::parse("$$.Execution.Id").unwrap().root,
+            Root::Context
+        );
+        assert_eq!(
+            JsonPath::parse("$answer.x").unwrap().root,
+            Root::Variable("answer".into())
+        );
+    }
+
+    #[test]
+    fn set_creates_intermediates() {
+        let p = JsonPath::parse("$.a.b").unwrap();
+        assert_eq!(
+            set_at(&json!({"x": 1}), &p, json!(2)).unwrap(),
+            json!({"x": 1, "a": {"b": 2}})
+        );
+        assert!(set_at(&json!("s"), &p, json!(2)).is_err());
+    }
+}

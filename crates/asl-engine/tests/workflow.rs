@@ -1,0 +1,296 @@
+//! The project's own `workflow.asl.json` loads and runs through its main paths.
+//!
+//! The mock Lambdas here are scripted per function name, which is enough to drive the saga
+//! down its happy path, a business failure with compensation, a timeout with retries, and a
+//! failed compensation that is queued for repair.
+
+use asl_engine::{
+    execute, ExecutionOptions, ExecutionStatus, InvokeRequest, InvokeResponse, ResourceKind,
+    Resources, StateMachine,
+};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const WORKFLOW: &str = include_str!("../../../workflow.asl.json");
+
+type Script = Box<dyn Fn(&InvokeRequest) -> InvokeResponse + Send + Sync>;
+
+#[derive(Default)]
+struct Mock {
+    scripts: HashMap<String, Script>,
+    calls: Mutex<Vec<(String, u32, Value)>>,
+}
+
+impl Mock {
+    fn on(
+        mut self,
+        name: &str,
+        f: impl Fn(&InvokeRequest) -> InvokeResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.scripts.insert(name.to_string(), Box::new(f));
+        self
+    }
+
+    fn calls(&self) -> Vec<(String, u32, Value)> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Resources for Mock {
+    async fn invoke(&self, request: InvokeRequest) -> InvokeResponse {
+        let key = match &request.kind {
+            ResourceKind::LambdaInvoke { function_name } => function_name.clone(),
+            ResourceKind::LambdaArn { function_arn } => function_arn.clone(),
+            ResourceKind::Service { service, action } => format!("{service}:{action}"),
+        };
+        self.calls.lock().unwrap().push((
+            key.clone(),
+            request.retry_count,
+            request.payload.clone(),
+        ));
+        match self.scripts.get(&key) {
+            Some(f) => f(&request),
+            None => ok(json!({})),
+        }
+    }
+}
+
+fn ok(v: Value) -> InvokeResponse {
+    InvokeResponse::Lambda {
+        status_code: 200,
+        function_error: None,
+        executed_version: "$LATEST".into(),
+        payload: v.to_string(),
+    }
+}
+
+fn lambda_error(error_type: &str, message: &str) -> InvokeResponse {
+    InvokeResponse::Lambda {
+        status_code: 200,
+        function_error: Some("Unhandled".into()),
+        executed_version: "$LATEST".into(),
+        payload: json!({"errorType": error_type, "errorMessage": message}).to_string(),
+    }
+}
+
+fn input() -> Value {
+    json!({
+        "request": {"items": [{"sku": "A", "quantity": 1}]},
+        "idempotencyKey": "k1",
+        "faults": {}
+    })
+}
+
+fn created(req: &InvokeRequest) -> InvokeResponse {
+    ok(json!({
+        "orderId": req.payload["orderId"],
+        "status": "PENDING",
+        "items": [{"sku": "A", "quantity": 1}],
+        "replay": false,
+        "failure": null
+    }))
+}
+
+fn options(name: &str) -> ExecutionOptions {
+    ExecutionOptions {
+        name: Some(name.to_string()),
+        record_history: true,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn happy_path_confirms_the_order() {
+    let machine = StateMachine::from_json(WORKFLOW).expect("workflow loads");
+    assert_eq!(machine.timeout_seconds(), Some(27));
+    let mock = Arc::new(Mock::default().on("${CreateOrderFunctionArn}", created));
+    let r = execute(&machine, input(), options("order-1"), mock.clone()).await;
+    assert_eq!(
+        r.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        r.error,
+        r.cause
+    );
+    assert_eq!(
+        r.output.clone().unwrap(),
+        json!({"statusCode": 201, "body": {"orderId": "order-1", "status": "CONFIRMED", "items": [{"sku": "A", "quantity": 1}]}})
+    );
+    let names: Vec<String> = mock.calls().into_iter().map(|c| c.0).collect();
+    assert_eq!(
+        names,
+        [
+            "${CreateOrderFunctionArn}",
+            "${ReserveStockFunctionArn}",
+            "${ConfirmOrderFunctionArn}"
+        ]
+    );
+    assert!(r.execution_arn.contains(":express:local:order-1:"));
+    let resp = r.to_start_sync_execution_response();
+    assert_eq!(resp["status"], "SUCCEEDED");
+    assert!(resp["output"].is_string());
+    assert_eq!(r.history.first().unwrap().event_type, "ExecutionStarted");
+    assert_eq!(r.history.last().unwrap().event_type, "ExecutionSucceeded");
+}
+
+#[tokio::test(start_paused = true)]
+async fn insufficient_stock_compensates_and_fails_with_a_problem() {
+    let machine = StateMachine::from_json(WORKFLOW).unwrap();
+    let mock = Arc::new(
+        Mock::default()
+            .on("${CreateOrderFunctionArn}", created)
+            .on("${ReserveStockFunctionArn}", |_| {
+                lambda_error("Saga.InsufficientStock", "Not enough A")
+            }),
+    );
+    let r = execute(&machine, input(), options("order-2"), mock.clone()).await;
+    assert_eq!(r.status, ExecutionStatus::Failed);
+    assert_eq!(r.error.as_deref(), Some("Saga.InsufficientStock"));
+    let problem: Value = serde_json::from_str(r.cause.as_deref().unwrap()).unwrap();
+    assert_eq!(problem["status"], 409);
+    assert_eq!(problem["detail"], "Not enough A");
+    assert_eq!(problem["orderId"], "order-2");
+    let names: Vec<String> = mock.calls().into_iter().map(|c| c.0).collect();
+    assert_eq!(
+        names,
+        [
+            "${CreateOrderFunctionArn}",
+            "${ReserveStockFunctionArn}",
+            "${ReleaseStockFunctionArn}",
+            "${CancelOrderFunctionArn}"
+        ]
+    );
+    // The cancel step sees why the saga failed.
+    let cancel = &mock.calls()[3].2;
+    assert_eq!(cancel["failure"]["Error"], "Saga.InsufficientStock");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_timeout_is_retried_once_then_compensated() {
+    let machine = StateMachine::from_json(WORKFLOW).unwrap();
+    let mock = Arc::new(Mock::default().on("${CreateOrderFunctionArn}", created).on(
+        "${ReserveStockFunctionArn}",
+        |r| {
+            // The first answer arrives too late (see SlowFirst) and is discarded.
+            let _ = r;
+            lambda_error("Saga.Transient", "still down")
+        },
+    ));
+    let slow = Arc::new(SlowFirst(mock.clone()));
+    let r = execute(&machine, input(), options("order-3"), slow).await;
+    assert_eq!(r.status, ExecutionStatus::Failed);
+    assert_eq!(r.error.as_deref(), Some("Saga.Transient"));
+    let reserve: Vec<u32> = mock
+        .calls()
+        .into_iter()
+        .filter(|c| c.0 == "${ReserveStockFunctionArn}")
+        .map(|c| c.2["attempt"].as_u64().unwrap() as u32)
+        .collect();
+    assert_eq!(reserve, [0, 1]);
+}
+
+struct SlowFirst(Arc<Mock>);
+
+#[async_trait::async_trait]
+impl Resources for SlowFirst {
+    async fn invoke(&self, request: InvokeRequest) -> InvokeResponse {
+        let slow = matches!(&request.kind, ResourceKind::LambdaInvoke { function_name } if function_name == "${ReserveStockFunctionArn}")
+            && request.retry_count == 0;
+        assert_eq!(request.timeout, Some(Duration::from_secs(2)));
+        let r = self.0.invoke(request).await;
+        if slow {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
+        r
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_compensation_is_queued_for_repair() {
+    let machine = StateMachine::from_json(WORKFLOW).unwrap();
+    let mock = Arc::new(
+        Mock::default()
+            .on("${CreateOrderFunctionArn}", created)
+            .on("${ReserveStockFunctionArn}", |_| {
+                lambda_error("Saga.InsufficientStock", "none")
+            })
+            .on("${ReleaseStockFunctionArn}", |_| {
+                InvokeResponse::LambdaServiceError {
+                    error: "Lambda.ServiceException".into(),
+                    message: "boom".into(),
+                }
+            })
+            .on("sqs:sendMessage", |_| {
+                InvokeResponse::Service(json!({"MessageId": "m-1", "MD5OfMessageBody": "x"}))
+            }),
+    );
+    let r = execute(&machine, input(), options("order-4"), mock.clone()).await;
+    assert_eq!(r.status, ExecutionStatus::Failed);
+    let problem: Value = serde_json::from_str(r.cause.as_deref().unwrap()).unwrap();
+    assert_eq!(problem["compensation"], "pending");
+    assert_eq!(
+        problem["detail"],
+        "The saga failed with Saga.InsufficientStock and a compensation step then failed with Lambda.ServiceException; the case is queued for repair."
+    );
+    let sqs = mock
+        .calls()
+        .into_iter()
+        .find(|c| c.0 == "sqs:sendMessage")
+        .unwrap();
+    assert_eq!(sqs.2["MessageBody"]["orderId"], "order-4");
+    assert!(sqs.2["MessageBody"]["executionId"]
+        .as_str()
+        .unwrap()
+        .contains(":express:"));
+    // Release was retried once (MaxAttempts 1) before the catch.
+    let releases = mock
+        .calls()
+        .iter()
+        .filter(|c| c.0 == "${ReleaseStockFunctionArn}")
+        .count();
+    assert_eq!(releases, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_stops_the_execution_on_the_spot() {
+    let machine = StateMachine::from_json(WORKFLOW).unwrap();
+    let mock = Arc::new(
+        Mock::default()
+            .on("${CreateOrderFunctionArn}", created)
+            .on("${ReserveStockFunctionArn}", |_| InvokeResponse::Abort),
+    );
+    let r = execute(&machine, input(), options("order-5"), mock.clone()).await;
+    assert_eq!(r.status, ExecutionStatus::Aborted);
+    assert_eq!(mock.calls().len(), 2);
+    assert!(r.output.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_top_level_timeout_ends_the_execution_timed_out() {
+    let machine = StateMachine::from_json(WORKFLOW).unwrap();
+    struct Hang;
+    #[async_trait::async_trait]
+    impl Resources for Hang {
+        async fn invoke(&self, _r: InvokeRequest) -> InvokeResponse {
+            std::future::pending().await
+        }
+    }
+    // With tasks scaled far up the task timeout never fires, so the 27 s execution limit does.
+    let machine2 = StateMachine::from_value(&{
+        let mut d = machine.definition().clone();
+        d["States"]["CreateOrder"]
+            .as_object_mut()
+            .unwrap()
+            .remove("TimeoutSeconds");
+        d
+    })
+    .unwrap();
+    let r = execute(&machine2, input(), options("order-6"), Arc::new(Hang)).await;
+    assert_eq!(r.status, ExecutionStatus::TimedOut);
+    assert_eq!(r.error.as_deref(), Some("States.Timeout"));
+    assert_eq!((r.stop_date - r.start_date).num_seconds(), 27);
+    assert_eq!(r.to_start_sync_execution_response()["status"], "TIMED_OUT");
+}
