@@ -324,6 +324,7 @@ pub(crate) async fn execute(
         machine.graph.clone(),
         input.clone(),
         Vars::new(),
+        false,
     );
     let outcome = tokio::time::timeout(run.scaled(limit as f64), body).await;
     let (status, output, error, cause) = match outcome {
@@ -382,11 +383,15 @@ fn failure_details(error: &Option<String>, cause: &Option<String>) -> Value {
     Value::Object(m)
 }
 
+/// `concurrent` marks a Parallel branch or Map iteration: such graphs yield to their siblings
+/// after entering each state, which reproduces the interleaving AWS records (every branch
+/// enters its first state before any leaves it).
 fn run_graph(
     run: Arc<Run>,
     graph: Arc<Graph>,
     input: Value,
     vars: Vars,
+    concurrent: bool,
 ) -> BoxFut<'static, Result<Value, Failure>> {
     Box::pin(async move {
         let mut vars = vars;
@@ -397,7 +402,7 @@ fn run_graph(
                 graph.states.get(&current).cloned().ok_or_else(|| {
                     Failure::Runtime(format!("The state '{current}' does not exist"))
                 })?;
-            match run_state(&run, &state, data, &mut vars).await? {
+            match run_state(&run, &state, data, &mut vars, concurrent).await? {
                 Step::Next(next, out) => {
                     current = next;
                     data = out;
@@ -442,6 +447,7 @@ async fn run_state(
     state: &Arc<State>,
     raw: Value,
     vars: &mut Vars,
+    concurrent: bool,
 ) -> Result<Step, Failure> {
     let prefix = state.kind.event_prefix();
     let entered_id = run.event(&format!("{prefix}StateEntered"), || {
@@ -452,6 +458,9 @@ async fn run_state(
         entered_id,
         entered_time: run.now(),
     };
+    if concurrent {
+        tokio::task::yield_now().await;
+    }
     let exited = |out: &Value| {
         run.event(&format!("{prefix}StateExited"), || {
             json!({"name": state.name, "output": compact(out), "outputDetails": {"truncated": false}})
@@ -705,6 +714,12 @@ async fn run_with_recovery(
                     }
                     retry_count += 1;
                     continue;
+                }
+                // AWS records a Parallel or Map failure once, when no retry follows.
+                if matches!(state.kind, Kind::Parallel { .. } | Kind::Map(_)) {
+                    run.event(&format!("{prefix}StateFailed"), || {
+                        failure_details(&error, &cause)
+                    });
                 }
                 let Some(catcher) = state
                     .catch
@@ -1108,7 +1123,7 @@ async fn run_parallel(
     run.event("ParallelStateStarted", || json!({}));
     let mut set = tokio::task::JoinSet::new();
     for (i, g) in branches.iter().enumerate() {
-        let fut = run_graph(run.clone(), g.clone(), input.clone(), vars.clone());
+        let fut = run_graph(run.clone(), g.clone(), input.clone(), vars.clone(), true);
         set.spawn(async move { (i, fut.await) });
     }
     let mut results = vec![Value::Null; branches.len()];
@@ -1119,14 +1134,10 @@ async fn run_parallel(
             Ok(v) => results[i] = v,
             Err(f) => {
                 set.abort_all();
-                if !matches!(f, Failure::Abort) {
-                    run.event("ParallelStateFailed", || json!({}));
-                }
                 return Err(f);
             }
         }
     }
-    run.event("ParallelStateSucceeded", || json!({}));
     Ok(Value::Array(results))
 }
 
@@ -1193,7 +1204,7 @@ async fn run_map(
     let mut pending = inputs.into_iter().enumerate();
     let spawn = |set: &mut tokio::task::JoinSet<_>, i: usize, v: Value| {
         let run2 = run.clone();
-        let fut = run_graph(run.clone(), map.processor.clone(), v, vars.clone());
+        let fut = run_graph(run.clone(), map.processor.clone(), v, vars.clone(), true);
         set.spawn(async move {
             run2.event("MapIterationStarted", || json!({"index": i}));
             let r = fut.await;
@@ -1217,9 +1228,6 @@ async fn run_map(
             Ok(v) => results[i] = v,
             Err(f) => {
                 set.abort_all();
-                if !matches!(f, Failure::Abort) {
-                    run.event("MapStateFailed", || json!({}));
-                }
                 return Err(f);
             }
         }

@@ -7,9 +7,12 @@
 //! outputs compare as JSON values (key order and `1` vs `1.0` do not matter), as
 //! SOURCES-states.md prescribes.
 //!
-//! JSONata cases must be refused at load time and are counted apart as unsupported. Cases this
-//! engine knowingly does not reproduce are listed in `KNOWN_FAILURES` with the reason; any other
-//! mismatch fails the test.
+//! The recorded `history_event_types` of a case are compared too, so retry and iteration
+//! counts are checked.
+//!
+//! JSONata cases must be refused at load time and are counted apart as unsupported. Cases whose
+//! recorded history the engine knowingly does not reproduce are listed in
+//! `KNOWN_HISTORY_DIFFERENCES` with the reason; any other mismatch fails the test.
 
 use asl_engine::{
     execute, ExecutionOptions, ExecutionStatus, InvokeRequest, InvokeResponse, Resources,
@@ -25,8 +28,11 @@ const CORPUS: &str = concat!(
     "/../../../shared/asl-conformance"
 );
 
-/// Cases whose recorded result depends on something this engine does not emulate.
-const KNOWN_FAILURES: &[(&str, &str)] = &[];
+/// Cases whose recorded event sequence this engine knowingly does not reproduce.
+const KNOWN_HISTORY_DIFFERENCES: &[(&str, &str)] = &[(
+    "parallel-nested",
+    "AWS recorded no ParallelStateExited for the inner Parallel; the engine records one per Parallel",
+)];
 
 fn read_json(p: &Path) -> Value {
     let text =
@@ -89,7 +95,10 @@ impl Resources for ReplayLambda {
 }
 
 enum Outcome {
-    Pass,
+    /// Status, output, error and cause match; the history check may still have differed.
+    Pass {
+        history: Option<String>,
+    },
     Fail(String),
     Unsupported,
 }
@@ -99,6 +108,7 @@ async fn run_case(
     input: Value,
     expected: &Value,
     recorded: Option<Value>,
+    history: Option<&Value>,
 ) -> Outcome {
     let machine = match StateMachine::from_value(definition) {
         Ok(m) => m,
@@ -113,7 +123,10 @@ async fn run_case(
     let result = execute(
         &machine,
         input,
-        ExecutionOptions::default(),
+        ExecutionOptions {
+            record_history: true,
+            ..Default::default()
+        },
         Arc::new(ReplayLambda { recorded }),
     )
     .await;
@@ -144,8 +157,28 @@ async fn run_case(
             }
         }
     }
+    let mut history_problem = None;
+    if let Some(Value::Array(want)) = history {
+        let mut want: Vec<&str> = want.iter().filter_map(Value::as_str).collect();
+        let mut got: Vec<&str> = result
+            .history
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect();
+        // How AWS interleaves the events of concurrent branches is not reproducible; only
+        // which events happen is compared there.
+        if definition.to_string().contains("\"Parallel\"") {
+            want.sort_unstable();
+            got.sort_unstable();
+        }
+        if got != want {
+            history_problem = Some(format!("history {got:?}\n      expected {want:?}"));
+        }
+    }
     if problems.is_empty() {
-        Outcome::Pass
+        Outcome::Pass {
+            history: history_problem,
+        }
     } else {
         Outcome::Fail(problems.join("\n    "))
     }
@@ -158,23 +191,42 @@ struct Tally {
     unsupported: Vec<String>,
     unexpected: Vec<String>,
     known: Vec<String>,
+    history_checked: usize,
 }
 
 impl Tally {
     fn record(&mut self, name: &str, outcome: Outcome) {
         match outcome {
-            Outcome::Pass => self.passed += 1,
+            Outcome::Pass { history } => {
+                self.passed += 1;
+                self.history_checked += 1;
+                if let Some(why) = history {
+                    if let Some((_, reason)) =
+                        KNOWN_HISTORY_DIFFERENCES.iter().find(|(n, _)| *n == name)
+                    {
+                        self.known.push(format!("{name}: {reason}"));
+                    } else {
+                        println!("HISTORY DIFFERS {name}\n    {why}");
+                        self.unexpected.push(format!("{name} (history)"));
+                    }
+                }
+            }
             Outcome::Unsupported => self.unsupported.push(name.to_string()),
             Outcome::Fail(why) => {
                 self.failed += 1;
-                if let Some((_, reason)) = KNOWN_FAILURES.iter().find(|(n, _)| *n == name) {
-                    self.known.push(format!("{name}: {reason}"));
-                } else {
-                    println!("FAIL {name}\n    {why}");
-                    self.unexpected.push(name.to_string());
-                }
+                println!("FAIL {name}\n    {why}");
+                self.unexpected.push(name.to_string());
             }
         }
+    }
+}
+
+fn meta(dir: &Path) -> Value {
+    let p = dir.join("meta.json");
+    if p.is_file() {
+        read_json(&p)
+    } else {
+        Value::Null
     }
 }
 
@@ -206,6 +258,7 @@ async fn conformance() {
             read_json(&dir.join("input.json")),
             &read_json(&dir.join("expected.json")),
             None,
+            meta(&dir).get("history_event_types"),
         )
         .await;
         states.record(&name, outcome);
@@ -225,6 +278,7 @@ async fn conformance() {
             case["input"].clone(),
             &case["expected"],
             None,
+            None,
         )
         .await;
         matrix.record(&name, outcome);
@@ -241,6 +295,7 @@ async fn conformance() {
             read_json(&dir.join("input.json")),
             &read_json(&dir.join("expected.json")),
             recorded,
+            meta(&dir).get("history_event_types"),
         )
         .await;
         lambda.record(&name, outcome);
@@ -259,7 +314,7 @@ async fn conformance() {
             );
         }
         for k in &t.known {
-            println!("{folder}: known failure {k}");
+            println!("{folder}: known history difference {k}");
         }
         passed += t.passed;
         failed += t.failed;
