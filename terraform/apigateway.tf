@@ -9,6 +9,11 @@ resource "aws_api_gateway_rest_api" "api" {
   endpoint_configuration {
     types = ["REGIONAL"]
   }
+
+  # REST API names need not be unique, so a replacement can exist before the old API goes.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 # --- request validation -----------------------------------------------------------------------------------------

@@ -1,0 +1,231 @@
+'use strict';
+// POST /orders: the request template that starts the execution and the response template that turns
+// StartSyncExecution's answer into the HTTP contract (docs/deploy.md, "Execution result -> HTTP").
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { terraformRender, renderVtl } = require('../lib/apigw');
+const { STATE_MACHINE_ARN, EXECUTION_ARN, parseJsonBody, workflowProblemStates, sampleProblem } = require('./helpers');
+
+const T = terraformRender({
+  requestDefault: ['start-execution.request.vtl', { state_machine_arn: STATE_MACHINE_ARN, enable_fault_injection: false }],
+  requestFaults: ['start-execution.request.vtl', { state_machine_arn: STATE_MACHINE_ARN, enable_fault_injection: true }],
+  response: ['start-execution.response.vtl', {}],
+  error: ['start-execution.error.vtl', {}],
+});
+
+const TRICKY_BODY = {
+  customerId: `O'Brien "the \\ customer" </script> é ü 中文 😀 \n\t tab`,
+  items: [
+    { sku: "SKU-'1'", quantity: 2 },
+    { sku: 'SKU-"2"\\', quantity: 1000 },
+  ],
+};
+
+function startRequest(template, { body = TRICKY_BODY, headers = {} } = {}) {
+  const out = renderVtl(template, {
+    body: JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json', ...headers },
+    context: { requestId: 'f00dfeed-1234-4abc-8def-0123456789ab' },
+  });
+  const call = parseJsonBody(out.body);
+  return { call, input: parseJsonBody(call.input) };
+}
+
+// --- request ----------------------------------------------------------------------------------------------
+
+test('request: StartSyncExecution call names the state machine and uses the request id as execution name', () => {
+  const { call } = startRequest(T.requestDefault);
+  assert.equal(call.stateMachineArn, STATE_MACHINE_ARN);
+  assert.equal(call.name, 'f00dfeed-1234-4abc-8def-0123456789ab');
+  assert.equal(typeof call.input, 'string');
+});
+
+test('request: input round-trips a body with quotes, single quotes, backslashes, unicode and control characters', () => {
+  const { input } = startRequest(T.requestDefault);
+  assert.deepEqual(input.request, TRICKY_BODY);
+  assert.equal(input.requestId, 'f00dfeed-1234-4abc-8def-0123456789ab');
+});
+
+test('request: Idempotency-Key travels as a JSON string, whatever its characters and header case', () => {
+  const key = `k'e"y\\ é 😀`;
+  for (const name of ['Idempotency-Key', 'idempotency-key', 'IDEMPOTENCY-KEY']) {
+    const { input } = startRequest(T.requestDefault, { headers: { [name]: key } });
+    assert.equal(input.idempotencyKey, key, name);
+  }
+});
+
+test('request: no Idempotency-Key gives null', () => {
+  const { input } = startRequest(T.requestDefault);
+  assert.equal(input.idempotencyKey, null);
+});
+
+test('request: with fault injection off (the default) X-Saga-Fault is ignored', () => {
+  const { input } = startRequest(T.requestDefault, { headers: { 'X-Saga-Fault': 'reserve-stock:transient' } });
+  assert.equal(input.faults, null);
+  assert.ok(!/x-saga-fault/i.test(T.requestDefault), 'the default template must not mention the header at all');
+});
+
+test('request: with fault injection on, X-Saga-Fault is forwarded as a JSON string, or null when absent', () => {
+  const fault = `reserve-stock:transient,confirm-order:"timeout"'`;
+  assert.equal(startRequest(T.requestFaults, { headers: { 'x-saga-fault': fault } }).input.faults, fault);
+  assert.equal(startRequest(T.requestFaults).input.faults, null);
+});
+
+test('request: input has exactly the members the workflow reads', () => {
+  const { input } = startRequest(T.requestDefault, { headers: { 'Idempotency-Key': 'k1' } });
+  assert.deepEqual(Object.keys(input).sort(), ['faults', 'idempotencyKey', 'request', 'requestId']);
+});
+
+// --- response ---------------------------------------------------------------------------------------------
+
+function sfnResponse(fields) {
+  return {
+    executionArn: EXECUTION_ARN,
+    stateMachineArn: STATE_MACHINE_ARN,
+    name: 'c0ffee00',
+    startDate: 1.7e9,
+    stopDate: 1.7e9 + 1,
+    billingDetails: { billedDurationInMilliseconds: 300, billedMemoryUsedInMB: 64 },
+    ...fields,
+  };
+}
+
+function answer(fields) {
+  const out = renderVtl(T.response, { body: JSON.stringify(sfnResponse(fields)) });
+  return { ...out, json: parseJsonBody(out.body) };
+}
+
+function assertFallback500(res, message) {
+  assert.equal(res.status, 500, message);
+  assert.equal(res.headers['Content-Type'], 'application/problem+json');
+  assert.equal(res.json.type, '/problems/execution-failed');
+  assert.equal(res.json.title, 'The saga execution failed');
+  assert.equal(res.json.status, 500);
+  assert.equal(res.json.compensation, 'pending');
+  assert.equal(res.headers['X-Saga-Execution'], EXECUTION_ARN);
+}
+
+const CONFIRMED_BODY = {
+  orderId: 'c0ffee00-0000-4000-8000-000000000001',
+  status: 'CONFIRMED',
+  items: [{ sku: `SKU-'1' "x" \\ é`, quantity: 2 }],
+};
+
+test('SUCCEEDED: 201 with the body, Location and X-Saga-Execution', () => {
+  const res = answer({ status: 'SUCCEEDED', output: JSON.stringify({ statusCode: 201, body: CONFIRMED_BODY }) });
+  assert.equal(res.status, 201);
+  assert.deepEqual(res.json, CONFIRMED_BODY);
+  assert.equal(res.headers['Content-Type'], 'application/json');
+  assert.equal(res.headers.Location, `/orders/${CONFIRMED_BODY.orderId}`);
+  assert.equal(res.headers['X-Saga-Execution'], EXECUTION_ARN);
+});
+
+test('SUCCEEDED: the body is found whatever the member order of the output', () => {
+  const output = `{"body":${JSON.stringify(CONFIRMED_BODY)},"statusCode":201}`;
+  const res = answer({ status: 'SUCCEEDED', output });
+  assert.equal(res.status, 201);
+  assert.deepEqual(res.json, CONFIRMED_BODY);
+});
+
+test('SUCCEEDED: an output outside the contract is a 500 problem, not a 200', () => {
+  for (const output of ['"just a string"', '{"statusCode":201}', '{"statusCode":"abc","body":{"orderId":"x"}}', '{}']) {
+    assertFallback500(answer({ status: 'SUCCEEDED', output }), output);
+  }
+  assertFallback500(answer({ status: 'SUCCEEDED' }), 'no output');
+});
+
+const PROBLEM_STATES = workflowProblemStates();
+
+test('FAILED: the workflow can produce 400, 409, 422, 500, 502, 503 and 504 problems', () => {
+  const statuses = [...new Set(PROBLEM_STATES.map((s) => s.parameters.status))].sort();
+  assert.deepEqual(statuses, [400, 409, 422, 500, 502, 503, 504]);
+});
+
+for (const { name, parameters } of PROBLEM_STATES) {
+  test(`FAILED with the ${name} problem (${parameters.status}): that status, the cause verbatim as problem+json`, () => {
+    const problem = sampleProblem(parameters);
+    const cause = JSON.stringify(problem);
+    const res = answer({ status: 'FAILED', error: 'Saga.InsufficientStock', cause });
+    assert.equal(res.status, parameters.status);
+    assert.equal(res.headers['Content-Type'], 'application/problem+json');
+    assert.equal(res.headers['X-Saga-Execution'], EXECUTION_ARN);
+    assert.equal(res.body.trim(), cause);
+    assert.deepEqual(res.json, problem);
+    assert.equal(res.headers.Location, undefined);
+  });
+}
+
+test('FAILED with a non-JSON cause: 500 execution-failed naming the error', () => {
+  const res = answer({
+    status: 'FAILED',
+    error: 'States.Runtime',
+    cause: "An error occurred while executing the state 'ParseCause' (entered at the event id #12).",
+  });
+  assertFallback500(res);
+  assert.equal(
+    res.json.detail,
+    'The workflow failed with States.Runtime outside its contract; the order sweeper will compensate.',
+  );
+});
+
+test('FAILED without a cause, or with a cause outside the contract: 500 execution-failed', () => {
+  assertFallback500(answer({ status: 'FAILED', error: 'Lambda.Unknown' }), 'no cause');
+  assertFallback500(answer({ status: 'FAILED', error: 'X', cause: '{"errorType":"X","errorMessage":"boom"}' }), 'no status');
+  assertFallback500(answer({ status: 'FAILED', error: 'X', cause: '{"type":"/p","status":200}' }), '200 status');
+  assertFallback500(answer({ status: 'FAILED', error: 'X', cause: '{"type":"/p","status":600}' }), '600 status');
+  assertFallback500(answer({ status: 'FAILED', error: 'X', cause: '{"type":"/p","status":409.5}' }), 'non-integer status');
+  assertFallback500(answer({ status: 'FAILED', cause: 'oops' }), 'no error name');
+});
+
+test('FAILED with an error name full of quotes still answers valid JSON', () => {
+  const error = `Weird"Error'\\Name é`;
+  const res = answer({ status: 'FAILED', error, cause: 'not json' });
+  assertFallback500(res);
+  assert.ok(res.json.detail.includes(error));
+});
+
+test('TIMED_OUT: 500 saga-timed-out, compensation pending', () => {
+  const res = answer({ status: 'TIMED_OUT', error: 'States.Timeout' });
+  assert.equal(res.status, 500);
+  assert.equal(res.headers['Content-Type'], 'application/problem+json');
+  assert.equal(res.headers['X-Saga-Execution'], EXECUTION_ARN);
+  assert.equal(res.json.type, '/problems/saga-timed-out');
+  assert.equal(res.json.title, 'The saga did not finish in time');
+  assert.equal(res.json.status, 500);
+  assert.equal(res.json.compensation, 'pending');
+  assert.equal(typeof res.json.detail, 'string');
+});
+
+test('any other status: 500 execution-failed', () => {
+  for (const status of ['ABORTED', 'RUNNING', `odd"status'`, undefined]) {
+    assertFallback500(answer({ status }), String(status));
+  }
+});
+
+test('FAILED and TIMED_OUT never answer 200', () => {
+  for (const status of ['FAILED', 'TIMED_OUT']) {
+    for (const cause of [undefined, '', 'x', '{}', '{"status":200}']) {
+      const res = answer({ status, error: 'E', cause });
+      assert.ok(res.status >= 400, `${status} ${cause} answered ${res.status}`);
+    }
+  }
+});
+
+// --- StartSyncExecution refused ----------------------------------------------------------------------------
+
+test('Step Functions throttling: 503 problem, nothing to compensate', () => {
+  const out = renderVtl(T.error, { body: JSON.stringify({ __type: 'com.amazonaws.swf.service.v2.model#ThrottlingException', message: 'Rate exceeded' }) });
+  const json = parseJsonBody(out.body);
+  assert.equal(out.status, 503);
+  assert.equal(json.status, 503);
+  assert.equal(json.compensation, 'not-needed');
+  assert.equal(out.headers['Content-Type'], 'application/problem+json');
+});
+
+test('Step Functions refusing for another reason: 500 problem, nothing to compensate', () => {
+  const out = renderVtl(T.error, { body: JSON.stringify({ __type: 'StateMachineDoesNotExist', message: 'x' }) });
+  const json = parseJsonBody(out.body);
+  assert.equal(out.status, 500);
+  assert.equal(json.status, 500);
+  assert.equal(json.compensation, 'not-needed');
+});
