@@ -281,6 +281,32 @@ run "defaults" {
     ])
     error_message = "Every gateway response must be application/problem+json."
   }
+  # Gateway responses are not VTL: only $context values are substituted, so each template must be JSON once
+  # messageString (a quoted string) and validationErrorString (unquoted text) are filled in.
+  assert {
+    condition = alltrue([
+      for k, r in aws_api_gateway_gateway_response.problem : can(jsondecode(replace(replace(
+        r.response_templates["application/json"],
+        "$context.error.messageString", "\"Missing Authentication Token\""),
+        "$context.error.validationErrorString", "[object has missing required properties ([\\\"items\\\"])]"
+      )))
+    ])
+    error_message = "A gateway response template is not JSON once its $context values are substituted."
+  }
+
+  assert {
+    condition = alltrue([
+      for k, r in aws_api_gateway_gateway_response.problem :
+      jsondecode(replace(replace(r.response_templates["application/json"], "$context.error.messageString", "\"m\""), "$context.error.validationErrorString", "v")).compensation == "not-needed"
+      if startswith(coalesce(r.status_code, k == "DEFAULT_5XX" ? "5" : "4"), "4")
+    ])
+    error_message = "The gateway's own 4xx answers started no execution: compensation must be not-needed."
+  }
+
+  assert {
+    condition     = aws_api_gateway_gateway_response.problem["BAD_REQUEST_BODY"].status_code == "400"
+    error_message = "An invalid body must answer 400."
+  }
 }
 
 run "fault_injection_enabled" {
