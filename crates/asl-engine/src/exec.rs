@@ -239,20 +239,34 @@ impl Env<'_> {
 }
 
 /// Applies `ResultPath` (default `$`) to merge `result` into the raw input.
-fn apply_result_path(
-    st: &StateCtx,
-    rp: &IoPath,
-    raw: &Value,
-    result: Value,
-) -> Result<Value, Failure> {
+fn apply_result_path(rp: &IoPath, raw: &Value, result: Value) -> Result<Value, Failure> {
     match rp {
         IoPath::Default => Ok(result),
         IoPath::Null => Ok(raw.clone()),
-        IoPath::Path(p) => set_at(raw, p, result).map_err(|m| {
-            let _ = st;
-            Failure::error("States.ResultPathMatchFailure", m)
-        }),
+        IoPath::Path(p) => {
+            set_at(raw, p, result).map_err(|m| Failure::error("States.ResultPathMatchFailure", m))
+        }
     }
+}
+
+/// Step Functions' payload limit for inputs, outputs and task results (UTF-8 bytes).
+const MAX_PAYLOAD_BYTES: usize = 262_144;
+
+/// Serialised size of a value, without building the text.
+fn json_size(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 enum Step {
@@ -482,7 +496,7 @@ async fn run_state(
             };
             let result = result.clone().unwrap_or(eff);
             let new_vars = assign_values(&env, &state.assign, &result)?;
-            let out = apply_result_path(&st, &state.result_path, &raw, result)?;
+            let out = apply_result_path(&state.result_path, &raw, result)?;
             let out = env.select(&state.output_path, &out)?;
             commit_vars(vars, new_vars);
             exited(&out);
@@ -758,7 +772,7 @@ fn catch(
         item: None,
     };
     let new_vars = assign_values(&env, &catcher.assign, &error_output)?;
-    let out = apply_result_path(st, &catcher.result_path, raw, error_output)?;
+    let out = apply_result_path(&catcher.result_path, raw, error_output)?;
     commit_vars(vars, new_vars);
     run.event(&format!("{}StateExited", state.kind.event_prefix()), || {
         json!({"name": state.name, "output": compact(&out), "outputDetails": {"truncated": false}})
@@ -807,7 +821,7 @@ async fn attempt(
         Some(sel) => env.template(sel, &result)?,
         None => result,
     };
-    let out = apply_result_path(st, &state.result_path, raw, selected)?;
+    let out = apply_result_path(&state.result_path, raw, selected)?;
     let out = env.select(&state.output_path, &out)?;
     Ok((out, new_vars))
 }
@@ -877,13 +891,10 @@ async fn invoke_task(
             let function_name = match eff.get("FunctionName") {
                 Some(Value::String(s)) => s.clone(),
                 other => {
-                    return Err(Failure::error(
-                        "States.Runtime",
-                        format!(
-                            "The field 'FunctionName' must be a string, not {}",
-                            other.map(compact).unwrap_or_else(|| "missing".into())
-                        ),
-                    ))
+                    return Err(st.runtime(format!(
+                        "The field 'FunctionName' must be a string, not {}",
+                        other.map(compact).unwrap_or_else(|| "missing".into())
+                    )))
                 }
             };
             let payload = eff.get("Payload").cloned().unwrap_or(json!({}));
@@ -1053,6 +1064,17 @@ async fn invoke_task(
         InvokeResponse::Service(v) => v,
         InvokeResponse::ServiceError { error, cause } => return Err(fail(error, cause)),
     };
+    if json_size(&result) > MAX_PAYLOAD_BYTES {
+        let who = match &task.target {
+            Target::LambdaInvoke => "lambda".to_string(),
+            Target::LambdaArn => task.resource.clone(),
+            Target::Service { service, .. } => service.clone(),
+        };
+        return Err(fail(
+            "States.DataLimitExceeded".into(),
+            format!("The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."),
+        ));
+    }
     run.event(ev_ok, || {
         let mut d = json!({"output": compact(&result), "outputDetails": {"truncated": false}});
         if !legacy {
@@ -1061,7 +1083,6 @@ async fn invoke_task(
         }
         d
     });
-    let _ = st;
     Ok(result)
 }
 
