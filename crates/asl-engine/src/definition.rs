@@ -1017,7 +1017,7 @@ impl Loader {
                     self.schema(loc, "A Wait state must have exactly one of 'Seconds', 'SecondsPath', 'Timestamp' or 'TimestampPath'");
                     return None;
                 }
-                match present[0] {
+                Kind::Wait(match present[0] {
                     "Seconds" => WaitSpec::Seconds(self.uint(obj, "Seconds", loc, 0, 99_999_999)?),
                     "Timestamp" => {
                         let s = self.string(obj, "Timestamp", loc)?;
@@ -1038,8 +1038,7 @@ impl Loader {
                             WaitSpec::TimestampPath(p)
                         }
                     }
-                }
-                .into_kind()
+                })
             }
             "Succeed" => Kind::Succeed,
             "Fail" => {
@@ -1440,16 +1439,6 @@ impl Loader {
                 })
             }
         }
-    }
-}
-
-trait IntoKind {
-    fn into_kind(self) -> Kind;
-}
-
-impl IntoKind for WaitSpec {
-    fn into_kind(self) -> Kind {
-        Kind::Wait(self)
     }
 }
 

@@ -1225,14 +1225,16 @@ async fn run_map(
     let mut pending = inputs.into_iter().enumerate();
     let spawn = |set: &mut tokio::task::JoinSet<_>, i: usize, v: Value| {
         let run2 = run.clone();
+        let name = st.name.clone();
         let fut = run_graph(run.clone(), map.processor.clone(), v, vars.clone(), true);
         set.spawn(async move {
-            run2.event("MapIterationStarted", || json!({"index": i}));
+            let details = || json!({"index": i, "name": name});
+            run2.event("MapIterationStarted", details);
             let r = fut.await;
             match &r {
-                Ok(_) => run2.event("MapIterationSucceeded", || json!({"index": i})),
+                Ok(_) => run2.event("MapIterationSucceeded", details),
                 Err(Failure::Abort) => 0,
-                Err(_) => run2.event("MapIterationFailed", || json!({"index": i})),
+                Err(_) => run2.event("MapIterationFailed", details),
             };
             (i, r)
         });

@@ -758,3 +758,34 @@ async fn abort_skips_retry_and_catch() {
     assert_eq!(r.status, ExecutionStatus::Aborted);
     assert_eq!(fake.requests().len(), 1);
 }
+
+#[test]
+fn machines_and_executions_can_cross_threads() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let m = StateMachine::from_value(&single(json!({"Type": "Succeed"}))).unwrap();
+    send_sync(&m);
+    let fut = execute(
+        &m,
+        json!({}),
+        ExecutionOptions::default(),
+        Fake::new(|_| ok_lambda(json!(1))),
+    );
+    send(&fut);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn runs_on_a_multi_threaded_runtime() {
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "f", "Payload.$": "$"}, "OutputPath": "$.Payload", "End": true}}}}}});
+    let items: Vec<Value> = (0..50).map(|i| json!(i)).collect();
+    let r = run_with(
+        def,
+        json!(items.clone()),
+        Fake::new(|r| ok_lambda(r.payload.clone())),
+        ExecutionOptions::default(),
+    )
+    .await;
+    assert_eq!(output(&r), json!(items));
+}
