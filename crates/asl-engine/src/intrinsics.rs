@@ -346,6 +346,7 @@ fn apply(name: &str, args: Vec<Value>, formats: &[Option<String>]) -> Result<Val
                 return Ok(Value::Null);
             }
             serde_json::from_str(s)
+                .map(negative_zero_to_int)
                 .map_err(|e| format!("The function States.StringToJson could not parse '{s}': {e}"))
         }
         "States.JsonToString" => Ok(Value::String(compact(&args[0]))),
@@ -501,6 +502,26 @@ fn apply(name: &str, args: Vec<Value>, formats: &[Option<String>]) -> Result<Val
         }
         "States.UUID" => Ok(Value::String(uuid::Uuid::new_v4().to_string())),
         other => Err(format!("Unsupported intrinsic function '{other}'")),
+    }
+}
+
+/// serde_json reads `-0` as the float `-0.0`; AWS's parser reads it as the integer 0.
+fn negative_zero_to_int(v: Value) -> Value {
+    match v {
+        Value::Number(n)
+            if n.as_f64() == Some(0.0)
+                && n.is_f64()
+                && n.as_f64().is_some_and(f64::is_sign_negative) =>
+        {
+            Value::from(0)
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(negative_zero_to_int).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, negative_zero_to_int(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -671,5 +692,15 @@ mod tests {
         assert!(parse("States.Nope(1)").is_err());
         assert!(parse("States.JsonToString($.a, $.b)").is_err());
         assert!(parse("States.Format('a'").is_err());
+    }
+
+    #[test]
+    fn string_to_json_reads_minus_zero_as_zero() {
+        assert_eq!(
+            run("States.StringToJson('-0')", json!({}))
+                .unwrap()
+                .to_string(),
+            "0"
+        );
     }
 }

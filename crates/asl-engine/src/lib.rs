@@ -19,6 +19,40 @@
 //!
 //! History event ids are always counted, even when history is not recorded, because AWS quotes
 //! them in runtime-error causes (`... (entered at the event id #4). ...`).
+//!
+//! # Example
+//!
+//! ```
+//! use asl_engine::{execute, ExecutionOptions, ExecutionStatus, InvokeRequest, InvokeResponse, Resources, StateMachine};
+//! use serde_json::json;
+//! use std::sync::Arc;
+//!
+//! struct Echo;
+//!
+//! #[async_trait::async_trait]
+//! impl Resources for Echo {
+//!     async fn invoke(&self, request: InvokeRequest) -> InvokeResponse {
+//!         InvokeResponse::Lambda {
+//!             status_code: 200,
+//!             function_error: None,
+//!             executed_version: "$LATEST".into(),
+//!             payload: request.payload.to_string(),
+//!         }
+//!     }
+//! }
+//!
+//! let machine = StateMachine::from_json(r#"{
+//!     "StartAt": "Call",
+//!     "States": {"Call": {
+//!         "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+//!         "Parameters": {"FunctionName": "echo", "Payload.$": "$"},
+//!         "OutputPath": "$.Payload", "TimeoutSeconds": 3, "End": true}}
+//! }"#).unwrap();
+//! let runtime = tokio::runtime::Runtime::new().unwrap();
+//! let result = runtime.block_on(execute(&machine, json!({"hello": 1}), ExecutionOptions::default(), Arc::new(Echo)));
+//! assert_eq!(result.status, ExecutionStatus::Succeeded);
+//! assert_eq!(result.output, Some(json!({"hello": 1})));
+//! ```
 
 mod definition;
 mod exec;
