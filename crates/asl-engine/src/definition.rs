@@ -22,6 +22,18 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+impl Diagnostic {
+    /// The diagnostic as `ValidateStateMachineDefinition` reports one.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "severity": "ERROR",
+            "code": self.code,
+            "message": self.message,
+            "location": self.location,
+        })
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {} at {}", self.code, self.message, self.location)

@@ -119,6 +119,20 @@ impl StateMachine {
     }
 }
 
+/// The body of an AWS `ValidateStateMachineDefinition` response for `definition`:
+/// `{"result": "OK" | "FAIL", "diagnostics": [{"severity", "code", "message", "location"}], "truncated": false}`.
+pub fn validate_state_machine_definition(definition: &str) -> Value {
+    let diagnostics = match StateMachine::from_json(definition) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.diagnostics,
+    };
+    serde_json::json!({
+        "result": if diagnostics.is_empty() { "OK" } else { "FAIL" },
+        "diagnostics": diagnostics.iter().map(Diagnostic::to_json).collect::<Vec<_>>(),
+        "truncated": false,
+    })
+}
+
 /// How one execution runs.
 #[derive(Clone, Debug)]
 pub struct ExecutionOptions {

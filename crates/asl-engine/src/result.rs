@@ -73,7 +73,21 @@ fn epoch_seconds(t: &DateTime<Utc>) -> Value {
     json!(t.timestamp_millis() as f64 / 1000.0)
 }
 
+impl std::fmt::Display for ExecutionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_aws_str())
+    }
+}
+
 impl ExecutionResult {
+    /// The recorded history as Express CloudWatch Logs records, oldest first.
+    pub fn log_records(&self) -> Vec<Value> {
+        self.history
+            .iter()
+            .map(|e| e.to_log_record(&self.execution_arn))
+            .collect()
+    }
+
     /// Billing as Express reports it: duration rounded up to 100 ms, 64 MB.
     pub fn billed_duration_ms(&self) -> u64 {
         let ms = (self.stop_date - self.start_date).num_milliseconds().max(1) as u64;

@@ -470,3 +470,19 @@ fn every_problem_is_listed_and_displayed_one_per_line() {
     assert_eq!(e.to_string().lines().count(), e.diagnostics.len());
     assert!(e.to_string().contains("/States/A/Bogus"));
 }
+
+#[test]
+fn validate_response_is_shaped_like_aws() {
+    let ok =
+        asl_engine::validate_state_machine_definition(include_str!("../../../workflow.asl.json"));
+    assert_eq!(
+        ok,
+        json!({"result": "OK", "diagnostics": [], "truncated": false})
+    );
+    let bad = asl_engine::validate_state_machine_definition(
+        r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}"#,
+    );
+    assert_eq!(bad["result"], "FAIL");
+    assert!(bad["diagnostics"].as_array().unwrap().iter().any(|d| d
+        == &json!({"severity": "ERROR", "code": "MISSING_TRANSITION_TARGET", "message": "Missing 'Next' target: B", "location": "/States/A/Next"})));
+}
