@@ -79,7 +79,8 @@ impl Run {
     }
 
     fn scaled(&self, seconds: f64) -> Duration {
-        Duration::from_secs_f64((seconds * self.time_scale).max(0.0))
+        // A huge time_scale must mean "practically never", not a panic in Duration.
+        Duration::try_from_secs_f64((seconds * self.time_scale).max(0.0)).unwrap_or(Duration::MAX)
     }
 
     /// Numbers an event; builds and stores its details only when history is recorded.

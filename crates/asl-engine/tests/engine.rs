@@ -789,3 +789,21 @@ async fn runs_on_a_multi_threaded_runtime() {
     .await;
     assert_eq!(output(&r), json!(items));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_huge_time_scale_does_not_overflow() {
+    let r = run_with(
+        task(
+            "arn:aws:states:::sqs:sendMessage",
+            json!({"TimeoutSeconds": 99999999}),
+        ),
+        json!({}),
+        Fake::new(|_| InvokeResponse::Service(json!(1))),
+        ExecutionOptions {
+            time_scale: 1e300,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(output(&r), json!(1));
+}
