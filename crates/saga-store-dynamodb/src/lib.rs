@@ -24,6 +24,17 @@
 //! same for a release that ran before its reserve.
 //!
 //! [`create_tables`] creates all four, for tests and local rehearsals.
+//!
+//! # Testing
+//!
+//! The unit tests need nothing. `tests/moto.rs` runs the conformance suite and DynamoDB-specific checks
+//! against the endpoint in `SAGA_DYNAMODB_ENDPOINT` and skips without it:
+//!
+//! ```text
+//! endpoint=$(tools/ci/moto.sh start)
+//! SAGA_DYNAMODB_ENDPOINT=$endpoint cargo test -p saga-store-dynamodb
+//! tools/ci/moto.sh stop
+//! ```
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -135,6 +146,14 @@ impl DynamoStore {
     /// The production constructor: region, credentials, retries and timeouts all come from `config`.
     pub fn from_sdk_config(config: &aws_config::SdkConfig, tables: Tables) -> Self {
         Self::new(Client::new(config), tables)
+    }
+
+    /// What a Lambda calls at cold start: credentials and region from the execution environment, table names
+    /// from [`Tables::from_env`].
+    pub async fn from_env() -> Result<Self, MissingTableVar> {
+        let tables = Tables::from_env()?;
+        let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        Ok(Self::from_sdk_config(&config, tables))
     }
 
     /// A store talking to a local emulator at `endpoint_url` with fixed test credentials, touching no
@@ -693,21 +712,34 @@ impl InventoryStore for DynamoStore {
             .name(RESERVED)
             .value(":available", n(available))
             .value(":zero", n(0));
-        let out = self
-            .client
-            .update_item()
-            .table_name(table)
-            .set_key(Some(key(SKU, sku)))
-            .update_expression(
-                "SET #available = :available, #reserved = if_not_exists(#reserved, :zero)",
-            )
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(|e| unavailable(&format!("UpdateItem {table}"), e))?;
-        stock_from_item(&out.attributes.unwrap_or_default())
+        for round in 0..MAX_ROUNDS {
+            let res = self
+                .client
+                .update_item()
+                .table_name(table)
+                .set_key(Some(key(SKU, sku)))
+                .update_expression(
+                    "SET #available = :available, #reserved = if_not_exists(#reserved, :zero)",
+                )
+                .set_expression_attribute_names(expr.names())
+                .set_expression_attribute_values(expr.values())
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match res {
+                Ok(out) => return stock_from_item(&out.attributes.unwrap_or_default()),
+                // A plain write to an item that a reserve or release transaction holds is refused rather than
+                // queued; on a busy sku that is routine, so wait for the transaction instead of failing.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_transaction_conflict_exception()) =>
+                {
+                    backoff(round).await
+                }
+                Err(e) => return Err(unavailable(&format!("UpdateItem {table}"), e)),
+            }
+        }
+        Err(gave_up("setting stock"))
     }
 
     async fn get_stock(&self, sku: &str) -> StoreResult<Option<StockLevel>> {
