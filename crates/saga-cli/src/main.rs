@@ -1,1 +1,64 @@
-fn main() {}
+//! `saga`: the order saga's local runtime and tools.
+//!
+//! `saga serve` (the default) runs the HTTP API on 127.0.0.1 with the embedded Step Functions engine; the other
+//! subcommands are tools over the same engine and definition. Each subcommand lives in its own module with its
+//! own `Args`, so this file only dispatches.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod serve;
+
+#[derive(Parser)]
+#[command(
+    name = "saga",
+    version,
+    about = "Two systems, one synchronous request, no half-written data: the order saga, locally."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default when no subcommand is given).
+    Serve(serve::Args),
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("SAGA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli
+        .command
+        .unwrap_or_else(|| Command::Serve(serve::Args::default()))
+    {
+        Command::Serve(args) => serve::run(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a subcommand returns: an exit code, or an error to print.
+pub type CmdResult = Result<ExitCode, Box<dyn std::error::Error + Send + Sync>>;

@@ -1,1 +1,102 @@
-//! placeholder
+//! The saga's last forward step, on system A: PENDING → CONFIRMED. Refused when a compensation got there
+//! first, so a confirm that lands late cannot bring a cancelled order back.
+
+use saga_domain::events::{OrderStepInput, StepOutput};
+use saga_domain::faults::{run_step, StepContext};
+use saga_domain::{FaultPlan, Step, StepError};
+use saga_store::{ConfirmOutcome, OrderStore};
+
+pub async fn handle(
+    store: &dyn OrderStore,
+    input: OrderStepInput,
+    ctx: &StepContext,
+) -> Result<StepOutput, StepError> {
+    let plan = FaultPlan::parse(input.faults.as_deref())
+        .map_err(|e| StepError::ValidationFailed(e.to_string()))?;
+    run_step(Step::ConfirmOrder, &plan, input.attempt, ctx, || async {
+        let outcome = match store
+            .confirm_order(&input.order_id, saga_domain::now_ms())
+            .await?
+        {
+            ConfirmOutcome::Confirmed(_) => "confirmed",
+            ConfirmOutcome::AlreadyConfirmed(_) => "already-confirmed",
+            ConfirmOutcome::Cancelled(_) => {
+                return Err(StepError::OrderCancelled(input.order_id.clone()))
+            }
+            // Only a replay can get here before the order's creator wrote it; retrying is the right answer.
+            ConfirmOutcome::NotFound => {
+                return Err(StepError::Transient(format!(
+                    "order {} is not written yet",
+                    input.order_id
+                )))
+            }
+        };
+        Ok(StepOutput {
+            order_id: input.order_id.clone(),
+            outcome: outcome.into(),
+        })
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use saga_domain::{Order, OrderStatus};
+    use saga_store::memory::MemoryStore;
+
+    fn input(id: &str) -> OrderStepInput {
+        OrderStepInput {
+            order_id: id.into(),
+            faults: None,
+            attempt: 0,
+        }
+    }
+
+    async fn pending(s: &MemoryStore, id: &str) {
+        s.put_order_if_absent(&Order {
+            order_id: id.into(),
+            status: OrderStatus::Pending,
+            customer_id: "c".into(),
+            items: vec![],
+            created_at: 1,
+            updated_at: 1,
+            idempotency_key: None,
+            request_hash: None,
+            failure: None,
+            tombstone: false,
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn confirms_idempotently() {
+        let s = MemoryStore::new();
+        pending(&s, "o1").await;
+        let ctx = StepContext::default();
+        assert_eq!(
+            handle(&s, input("o1"), &ctx).await.unwrap().outcome,
+            "confirmed"
+        );
+        assert_eq!(
+            handle(&s, input("o1"), &ctx).await.unwrap().outcome,
+            "already-confirmed"
+        );
+    }
+
+    #[tokio::test]
+    async fn never_confirms_a_cancelled_order() {
+        let s = MemoryStore::new();
+        pending(&s, "o1").await;
+        s.cancel_order("o1", None, 2).await.unwrap();
+        let e = handle(&s, input("o1"), &StepContext::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.error_type(), "Saga.OrderCancelled");
+        assert_eq!(
+            s.get_order("o1").await.unwrap().unwrap().status,
+            OrderStatus::Cancelled
+        );
+    }
+}

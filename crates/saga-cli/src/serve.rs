@@ -1,0 +1,94 @@
+//! `saga serve`: the HTTP API on a local address.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use saga_local::Config;
+
+use crate::CmdResult;
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  saga serve\n  saga serve --listen 127.0.0.1:8080 --fault-injection --time-scale 0.01\n  RUST_LOG=debug saga serve --data-dir ./data"
+)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub listen: String,
+    /// Honour the X-Saga-Fault header (for rehearsing failures). Off by default, as in production.
+    #[arg(long)]
+    pub fault_injection: bool,
+    /// Multiply every workflow timeout, retry delay and Wait by this factor (1 = AWS timings).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Run this definition instead of the shipped workflow.asl.json (placeholders are filled the same way).
+    #[arg(long)]
+    pub definition: Option<PathBuf>,
+    /// Keep the repair queue's journal here, so owed repairs survive a restart.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// How long an Idempotency-Key stays bound to its order.
+    #[arg(long, default_value_t = create_order_ttl())]
+    pub idempotency_ttl_seconds: i64,
+    /// How often the orphan sweeper looks for abandoned PENDING orders.
+    #[arg(long, default_value_t = 5.0)]
+    pub sweep_interval_seconds: f64,
+}
+
+fn create_order_ttl() -> i64 {
+    Config::default().idempotency_ttl_s
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:3000".into(),
+            fault_injection: false,
+            time_scale: 1.0,
+            definition: None,
+            data_dir: None,
+            idempotency_ttl_seconds: create_order_ttl(),
+            sweep_interval_seconds: 5.0,
+        }
+    }
+}
+
+pub async fn run(args: Args) -> CmdResult {
+    let definition = match &args.definition {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    if !(args.sweep_interval_seconds.is_finite() && args.sweep_interval_seconds > 0.0) {
+        return Err("--sweep-interval-seconds must be a positive number".into());
+    }
+    let config = Config {
+        fault_injection: args.fault_injection,
+        time_scale: args.time_scale,
+        definition,
+        data_dir: args.data_dir.clone(),
+        idempotency_ttl_s: args.idempotency_ttl_seconds,
+        sweep_interval: Duration::from_secs_f64(args.sweep_interval_seconds),
+        ..Config::default()
+    };
+    let app = saga_local::App::new(config)?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        %addr,
+        fault_injection = args.fault_injection,
+        time_scale = args.time_scale,
+        "serving the order saga API on http://{addr}"
+    );
+    saga_local::server::run(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,185 @@
+//! What a running local server holds: the loaded workflow, the stores, the repair queue and the settings.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use asl_engine::StateMachine;
+use saga_store::memory::MemoryStore;
+use saga_store::{InventoryStore, OrderStore};
+
+use crate::repair::{RepairQueue, RepairQueueError};
+
+/// The saga definition, as shipped. Production renders the same file with Terraform's `templatefile`.
+pub const WORKFLOW: &str = include_str!("../../../workflow.asl.json");
+/// The request body schema, shared with API Gateway's request model.
+pub const REQUEST_SCHEMA: &str = include_str!("../../../schemas/order-request.schema.json");
+
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "123456789012";
+pub const STATE_MACHINE_NAME: &str = "order-saga";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Honour `X-Saga-Fault`. Off by default, as in production.
+    pub fault_injection: bool,
+    /// Multiplies every timeout, retry delay and Wait of the workflow (1.0 = AWS timings).
+    pub time_scale: f64,
+    /// Another definition than the shipped `workflow.asl.json` (its text, placeholders unfilled).
+    pub definition: Option<String>,
+    /// Where the repair queue keeps its journal; in memory when absent.
+    pub data_dir: Option<PathBuf>,
+    pub idempotency_ttl_s: i64,
+    pub sweep_interval: Duration,
+    /// How long an order may stay PENDING before the sweeper compensates it. Defaults to the workflow's
+    /// maximum duration (scaled) plus a margin: by then no execution can still be working on it.
+    pub sweep_after: Option<Duration>,
+    /// First delay of the repair worker's exponential backoff.
+    pub repair_backoff: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            fault_injection: false,
+            time_scale: 1.0,
+            definition: None,
+            data_dir: None,
+            idempotency_ttl_s: create_order::DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+            sweep_interval: Duration::from_secs(5),
+            sweep_after: None,
+            repair_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the workflow definition is invalid:\n{0}")]
+    Definition(#[from] asl_engine::DefinitionError),
+    #[error("the workflow definition still holds the placeholder {0} after rendering")]
+    UnfilledPlaceholder(String),
+    #[error("the request schema is invalid: {0}")]
+    Schema(String),
+    #[error("time scale must be a positive number, got {0}")]
+    TimeScale(f64),
+    #[error(transparent)]
+    RepairQueue(#[from] RepairQueueError),
+}
+
+/// What the engine's resources reach: the handlers' dependencies.
+pub struct Shared {
+    pub orders: Arc<dyn OrderStore>,
+    pub inventory: Arc<dyn InventoryStore>,
+    pub create_order: create_order::Config,
+    pub repair: Arc<RepairQueue>,
+}
+
+pub struct App {
+    pub config: Config,
+    pub machine: StateMachine,
+    pub state_machine_arn: String,
+    pub shared: Arc<Shared>,
+    /// The same store as `shared`, typed, for invariant checks.
+    pub store: Arc<MemoryStore>,
+    pub schema: jsonschema::Validator,
+}
+
+/// The values Terraform's `templatefile` fills in production; locally they name the in-process twins.
+pub fn local_placeholders() -> Vec<(String, String)> {
+    let function = |name: &str| format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}");
+    vec![
+        ("CreateOrderFunctionArn".into(), function("create-order")),
+        ("ReserveStockFunctionArn".into(), function("reserve-stock")),
+        ("ConfirmOrderFunctionArn".into(), function("confirm-order")),
+        ("ReleaseStockFunctionArn".into(), function("release-stock")),
+        ("CancelOrderFunctionArn".into(), function("cancel-order")),
+        (
+            "RepairQueueUrl".into(),
+            format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/order-saga-repair"),
+        ),
+    ]
+}
+
+/// Fills `${Name}` placeholders as `templatefile` does, and refuses to leave any behind.
+pub fn render_definition(template: &str, values: &[(String, String)]) -> Result<String, AppError> {
+    let mut out = template.to_string();
+    for (name, value) in values {
+        out = out.replace(&format!("${{{name}}}"), value);
+    }
+    if let Some(start) = out.find("${") {
+        let end = out[start..].find('}').map_or(out.len(), |e| start + e + 1);
+        return Err(AppError::UnfilledPlaceholder(out[start..end].to_string()));
+    }
+    Ok(out)
+}
+
+impl App {
+    pub fn new(config: Config) -> Result<Arc<App>, AppError> {
+        if !(config.time_scale.is_finite() && config.time_scale > 0.0) {
+            return Err(AppError::TimeScale(config.time_scale));
+        }
+        let template = config.definition.as_deref().unwrap_or(WORKFLOW);
+        let machine =
+            StateMachine::from_json(&render_definition(template, &local_placeholders())?)?;
+        let schema_doc: serde_json::Value =
+            serde_json::from_str(REQUEST_SCHEMA).map_err(|e| AppError::Schema(e.to_string()))?;
+        let schema =
+            jsonschema::draft4::new(&schema_doc).map_err(|e| AppError::Schema(e.to_string()))?;
+        let store = Arc::new(MemoryStore::new());
+        let repair = Arc::new(RepairQueue::open(
+            config.data_dir.as_deref(),
+            config.repair_backoff,
+        )?);
+        let shared = Arc::new(Shared {
+            orders: store.clone(),
+            inventory: store.clone(),
+            create_order: create_order::Config {
+                idempotency_ttl_s: config.idempotency_ttl_s,
+            },
+            repair,
+        });
+        Ok(Arc::new(App {
+            state_machine_arn: format!(
+                "arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}"
+            ),
+            config,
+            machine,
+            shared,
+            store,
+            schema,
+        }))
+    }
+
+    /// When the sweeper may take over an order still PENDING.
+    pub fn sweep_after(&self) -> Duration {
+        self.config.sweep_after.unwrap_or_else(|| {
+            let max = Duration::from_secs(self.machine.timeout_seconds().unwrap_or(300) + 5);
+            max.mul_f64(self.config.time_scale)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_placeholder_of_the_shipped_workflow() {
+        let rendered = render_definition(WORKFLOW, &local_placeholders()).unwrap();
+        assert!(!rendered.contains("${"));
+        assert!(rendered.contains("function:create-order"));
+    }
+
+    #[test]
+    fn an_unknown_placeholder_is_an_error() {
+        let e = render_definition(r#"{"a": "${Nope}"}"#, &local_placeholders()).unwrap_err();
+        assert!(matches!(e, AppError::UnfilledPlaceholder(p) if p == "${Nope}"));
+    }
+
+    #[test]
+    fn the_shipped_app_loads() {
+        let app = App::new(Config::default()).unwrap();
+        assert_eq!(app.machine.timeout_seconds(), Some(27));
+    }
+}

@@ -1,0 +1,309 @@
+//! The HTTP API: local mode's API Gateway.
+//!
+//! `POST /orders` does what the REST API does in production: validate the body against the request schema
+//! (answering 400 without starting anything), build the execution input the request mapping template builds,
+//! run the workflow synchronously, and map the result as the response template does ([`crate::mapping`]).
+//! The read and stock routes are the direct DynamoDB integrations' twins.
+
+use std::sync::Arc;
+
+use asl_engine::ExecutionOptions;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use saga_domain::validate::{validate_order_request, validate_token, FieldError, MAX_BODY_BYTES};
+use saga_domain::FaultPlan;
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::mapping;
+use crate::problem::Problem;
+use crate::resources::ExecutionResources;
+
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+pub const SAGA_FAULT: &str = "x-saga-fault";
+pub const SAGA_EXECUTION: &str = "x-saga-execution";
+/// The largest stock count `PUT /inventory/{sku}` accepts.
+pub const MAX_STOCK: u64 = 1_000_000_000;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/orders", axum::routing::post(post_order))
+        .route("/orders/{order_id}", get(get_order))
+        .route("/inventory/{sku}", get(get_stock).put(put_stock))
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .fallback(|method: Method, uri: axum::http::Uri| async move {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                format!("no route for {method} {}", uri.path()),
+            )
+        })
+        .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                format!("{method} is not allowed on {}", uri.path()),
+            )
+        })
+        .with_state(app)
+}
+
+fn invalid(detail: impl Into<String>, errors: Vec<FieldError>) -> Problem {
+    let p = Problem::new(
+        StatusCode::BAD_REQUEST,
+        "validation-failed",
+        "The request is invalid",
+        detail,
+    );
+    if errors.is_empty() {
+        p
+    } else {
+        p.with(
+            "errors",
+            serde_json::to_value(errors).expect("field errors serialise"),
+        )
+    }
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            format!("the body must be application/json, not {ct:?}"),
+        ))
+    }
+}
+
+/// Reads a JSON body of at most `MAX_BODY_BYTES`, refusing duplicate keys and non-UTF-8.
+async fn read_json(request: Request) -> Result<Value, Problem> {
+    require_json(request.headers())?;
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("the body must be at most {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    crate::json::parse_strict(&bytes)
+        .map_err(|e| invalid(format!("the body is not valid JSON: {e}"), vec![]))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Problem> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(Some)
+            .map_err(|_| invalid(format!("the {name} header must be visible ASCII"), vec![])),
+    }
+}
+
+fn validate_body(app: &App, body: &Value) -> Result<(), Problem> {
+    let schema_errors: Vec<FieldError> = app
+        .schema
+        .iter_errors(body)
+        .map(|e| FieldError {
+            pointer: e.instance_path.to_string(),
+            message: e.to_string(),
+        })
+        .collect();
+    if !schema_errors.is_empty() {
+        return Err(invalid(
+            "the body does not match the order request schema",
+            schema_errors,
+        ));
+    }
+    // The schema cannot say "skus are unique" or "no control characters"; the handler's own rules can.
+    validate_order_request(body)
+        .map(|_| ())
+        .map_err(|e| invalid("the body breaks an order rule", e.0))
+}
+
+async fn post_order(State(app): State<Arc<App>>, request: Request) -> Response {
+    match start_order(app, request).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+async fn start_order(app: Arc<App>, request: Request) -> Result<Response, Response> {
+    let headers = request.headers().clone();
+    let key = header_str(&headers, IDEMPOTENCY_KEY).map_err(IntoResponse::into_response)?;
+    if let Some(key) = key {
+        validate_token("Idempotency-Key", key).map_err(|e| invalid(e, vec![]).into_response())?;
+    }
+    // Without fault injection the header is dropped unread, exactly as the production request template does.
+    let faults = if app.config.fault_injection {
+        let raw = header_str(&headers, SAGA_FAULT).map_err(IntoResponse::into_response)?;
+        FaultPlan::parse(raw).map_err(|e| invalid(e.to_string(), vec![]).into_response())?
+    } else {
+        FaultPlan::none()
+    };
+    let body = read_json(request)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    validate_body(&app, &body).map_err(IntoResponse::into_response)?;
+
+    // As in production, the execution is named after the request id.
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let input = json!({
+        "request": body,
+        "idempotencyKey": key,
+        "faults": faults.to_header(),
+        "requestId": request_id,
+    });
+    let resources = Arc::new(ExecutionResources {
+        shared: app.shared.clone(),
+        plan: faults,
+    });
+    let options = ExecutionOptions {
+        state_machine_arn: app.state_machine_arn.clone(),
+        name: Some(request_id.clone()),
+        time_scale: app.config.time_scale,
+        record_history: false,
+    };
+    let result = asl_engine::execute(&app.machine, input, options, resources).await;
+    let answer = mapping::answer(&result);
+    tracing::info!(
+        execution_id = %result.execution_arn,
+        order_id = answer.body.get("orderId").and_then(serde_json::Value::as_str).unwrap_or(""),
+        execution_status = ?result.status,
+        error = result.error.as_deref().unwrap_or(""),
+        http_status = answer.status,
+        "order saga finished"
+    );
+    let mut response = Response::new(Body::from(answer.body.to_string()));
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(answer.content_type),
+    );
+    if let Ok(v) = HeaderValue::from_str(&result.execution_arn) {
+        h.insert(SAGA_EXECUTION, v);
+    }
+    if let Some(location) = answer.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        h.insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+fn path_token(what: &str, value: &str) -> Result<(), Problem> {
+    validate_token(what, value).map_err(|e| invalid(e, vec![]))
+}
+
+async fn get_order(
+    State(app): State<Arc<App>>,
+    Path(order_id): Path<String>,
+) -> Result<Response, Problem> {
+    path_token("an order id", &order_id)?;
+    match app.shared.orders.get_order(&order_id).await {
+        Ok(Some(o)) if !o.tombstone => Ok(Json(json!({
+            "orderId": o.order_id,
+            "status": o.status.as_str(),
+            "customerId": o.customer_id,
+            "items": o.items,
+            "createdAt": o.created_at,
+            "updatedAt": o.updated_at,
+        }))
+        .into_response()),
+        Ok(_) => Err(Problem::order_not_found(&order_id)),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+fn unavailable(e: saga_store::StoreError) -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "downstream-unavailable",
+        "A downstream system is unavailable",
+        e.to_string(),
+    )
+}
+
+async fn get_stock(
+    State(app): State<Arc<App>>,
+    Path(sku): Path<String>,
+) -> Result<Response, Problem> {
+    path_token("a sku", &sku)?;
+    match app.shared.inventory.get_stock(&sku).await {
+        Ok(Some(level)) => Ok(Json(level).into_response()),
+        Ok(None) => Err(Problem::sku_not_found(&sku)),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+async fn put_stock(
+    State(app): State<Arc<App>>,
+    Path(sku): Path<String>,
+    request: Request,
+) -> Result<Response, Problem> {
+    path_token("a sku", &sku)?;
+    let body = read_json(request).await?;
+    let pointer_error = |message: String| {
+        invalid(
+            "the body must be {\"available\": n}",
+            vec![FieldError {
+                pointer: "/available".into(),
+                message,
+            }],
+        )
+    };
+    let Some(obj) = body.as_object() else {
+        return Err(invalid("the body must be {\"available\": n}", vec![]));
+    };
+    if let Some(k) = obj.keys().find(|k| k.as_str() != "available") {
+        return Err(invalid(
+            "the body must be {\"available\": n}",
+            vec![FieldError {
+                pointer: format!("/{k}"),
+                message: "is not a known field".into(),
+            }],
+        ));
+    }
+    let available = match obj.get("available") {
+        None => return Err(pointer_error("is required".into())),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| *n <= MAX_STOCK)
+            .ok_or_else(|| pointer_error(format!("must be an integer from 0 to {MAX_STOCK}")))?,
+    };
+    match app.shared.inventory.set_available(&sku, available).await {
+        Ok(level) => Ok(Json(level).into_response()),
+        Err(e) => Err(unavailable(e)),
+    }
+}

@@ -1,0 +1,249 @@
+//! The engine's view of the outside world in local mode: Lambda Invoke calls land on the `functions/*`
+//! handlers in-process, `sqs:sendMessage` lands on the embedded repair queue.
+//!
+//! One `ExecutionResources` serves one execution, so it knows that execution's fault plan: faults that the
+//! handlers cannot act out themselves (a lost execution, a failing queue) are acted out here.
+
+use std::sync::Arc;
+
+use asl_engine::{InvokeRequest, InvokeResponse, ResourceKind, Resources};
+use async_trait::async_trait;
+use saga_domain::events::{
+    CancelOrderInput, CreateOrderInput, OrderStepInput, RepairRequest, ReserveStockInput,
+};
+use saga_domain::faults::StepContext;
+use saga_domain::{FaultMode, FaultPlan, Step, StepError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use crate::app::Shared;
+
+/// Function names, as the last segment of the ARNs the definition is rendered with.
+pub const FUNCTIONS: [(&str, Step); 5] = [
+    ("create-order", Step::CreateOrder),
+    ("reserve-stock", Step::ReserveStock),
+    ("confirm-order", Step::ConfirmOrder),
+    ("release-stock", Step::ReleaseStock),
+    ("cancel-order", Step::CancelOrder),
+];
+
+pub struct ExecutionResources {
+    pub shared: Arc<Shared>,
+    pub plan: FaultPlan,
+}
+
+/// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`, or a bare name → NAME.
+fn function_name(arn_or_name: &str) -> &str {
+    match arn_or_name.split(':').collect::<Vec<_>>().as_slice() {
+        [.., "function", name] | [.., "function", name, _] => name,
+        _ => arn_or_name,
+    }
+}
+
+fn lambda_ok(value: impl Serialize) -> InvokeResponse {
+    InvokeResponse::Lambda {
+        status_code: 200,
+        function_error: None,
+        executed_version: "$LATEST".into(),
+        payload: serde_json::to_string(&value).expect("handler outputs serialise"),
+    }
+}
+
+fn lambda_error(payload: String) -> InvokeResponse {
+    InvokeResponse::Lambda {
+        status_code: 200,
+        function_error: Some("Unhandled".into()),
+        executed_version: "$LATEST".into(),
+        payload,
+    }
+}
+
+fn decode<T: DeserializeOwned>(payload: Value) -> Result<T, InvokeResponse> {
+    serde_json::from_value(payload).map_err(|e| {
+        // What lambda_runtime answers when the event does not deserialise into the handler's type.
+        lambda_error(
+            json!({"errorType": "Runtime.UnmarshalError", "errorMessage": e.to_string()})
+                .to_string(),
+        )
+    })
+}
+
+fn respond<T: Serialize>(r: Result<T, StepError>) -> InvokeResponse {
+    match r {
+        Ok(v) => lambda_ok(v),
+        Err(e) => lambda_error(e.payload()),
+    }
+}
+
+impl ExecutionResources {
+    async fn call_function(
+        &self,
+        name: &str,
+        step: Step,
+        payload: Value,
+        ctx: StepContext,
+    ) -> InvokeResponse {
+        let s = &self.shared;
+        match step {
+            Step::CreateOrder => match decode::<CreateOrderInput>(payload) {
+                Ok(i) => respond(create_order::handle(&*s.orders, &s.create_order, i, &ctx).await),
+                Err(r) => r,
+            },
+            Step::ReserveStock => match decode::<ReserveStockInput>(payload) {
+                Ok(i) => respond(reserve_stock::handle(&*s.inventory, i, &ctx).await),
+                Err(r) => r,
+            },
+            Step::ConfirmOrder => match decode::<OrderStepInput>(payload) {
+                Ok(i) => respond(confirm_order::handle(&*s.orders, i, &ctx).await),
+                Err(r) => r,
+            },
+            Step::ReleaseStock => match decode::<OrderStepInput>(payload) {
+                Ok(i) => respond(release_stock::handle(&*s.inventory, i, &ctx).await),
+                Err(r) => r,
+            },
+            Step::CancelOrder => match decode::<CancelOrderInput>(payload) {
+                Ok(i) => respond(cancel_order::handle(&*s.orders, i, &ctx).await),
+                Err(r) => r,
+            },
+            Step::EnqueueRepair => unreachable!("{name} is not a function"),
+        }
+    }
+
+    async fn invoke_lambda(&self, function: &str, request: InvokeRequest) -> InvokeResponse {
+        let name = function_name(function);
+        let Some(&(_, step)) = FUNCTIONS.iter().find(|(n, _)| *n == name) else {
+            return InvokeResponse::LambdaServiceError {
+                error: "ResourceNotFoundException".into(),
+                message: format!("Function not found: {function}"),
+            };
+        };
+        if self.plan.mode_for(step) == Some(FaultMode::Abort) {
+            return InvokeResponse::Abort;
+        }
+        let ctx = StepContext {
+            deadline: request.timeout.map(|t| Instant::now() + t),
+        };
+        // A Lambda keeps running after Step Functions stops waiting for it. Spawning gives the handler that
+        // life of its own: when the engine's timeout drops this future, a late write still lands.
+        let this = ExecutionResources {
+            shared: self.shared.clone(),
+            plan: self.plan.clone(),
+        };
+        let name = name.to_string();
+        let payload = request.payload;
+        let handle =
+            tokio::spawn(async move { this.call_function(&name, step, payload, ctx).await });
+        match handle.await {
+            Ok(r) => r,
+            Err(e) => lambda_error(
+                json!({"errorType": "Runtime.ExitError", "errorMessage": format!("Lambda panicked: {e}")}).to_string(),
+            ),
+        }
+    }
+
+    async fn send_repair(&self, request: InvokeRequest) -> InvokeResponse {
+        let injected = |what: &str| InvokeResponse::ServiceError {
+            error: "SQS.SdkClientException".into(),
+            cause: format!("injected fault: enqueue-repair {what}"),
+        };
+        let mode = self.plan.mode_for(Step::EnqueueRepair);
+        match mode {
+            None => {}
+            Some(FaultMode::Abort) => return InvokeResponse::Abort,
+            Some(FaultMode::Error) => return injected("error"),
+            Some(FaultMode::ErrorOnce) if request.retry_count == 0 => {
+                return injected("error-once")
+            }
+            Some(FaultMode::ErrorOnce | FaultMode::ErrorAfterCommit) => {}
+            Some(FaultMode::Timeout | FaultMode::LateCommit) => {
+                let overrun =
+                    request.timeout.unwrap_or_default() + std::time::Duration::from_millis(250);
+                tokio::time::sleep(overrun).await;
+                if mode == Some(FaultMode::Timeout) {
+                    return injected("timeout");
+                }
+            }
+        }
+        let body = request
+            .payload
+            .get("MessageBody")
+            .cloned()
+            .unwrap_or(Value::Null);
+        // Step Functions serialises an object MessageBody to a string; the queue carries that string.
+        let text = match &body {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let message: RepairRequest = match serde_json::from_str(&text) {
+            Ok(m) => m,
+            Err(e) => {
+                return InvokeResponse::ServiceError {
+                    error: "SQS.InvalidMessageContents".into(),
+                    cause: format!("the repair message is not a repair request: {e}"),
+                }
+            }
+        };
+        match self.shared.repair.send(message) {
+            Ok(_) if mode == Some(FaultMode::ErrorAfterCommit) => injected("error-after-commit"),
+            Ok(id) => InvokeResponse::Service(json!({
+                "MessageId": id,
+                "MD5OfMessageBody": format!("{:032x}", digest(&text)),
+            })),
+            Err(e) => InvokeResponse::ServiceError {
+                error: "SQS.SdkClientException".into(),
+                cause: e.to_string(),
+            },
+        }
+    }
+}
+
+/// Not MD5: local mode only needs a stable digest-shaped value in the SQS result.
+fn digest(text: &str) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    u128::from(h.finish())
+}
+
+#[async_trait]
+impl Resources for ExecutionResources {
+    async fn invoke(&self, request: InvokeRequest) -> InvokeResponse {
+        match request.kind.clone() {
+            ResourceKind::LambdaInvoke { function_name } => {
+                self.invoke_lambda(&function_name, request).await
+            }
+            ResourceKind::LambdaArn { function_arn } => {
+                self.invoke_lambda(&function_arn, request).await
+            }
+            ResourceKind::Service { service, action }
+                if service == "sqs" && action == "sendMessage" =>
+            {
+                self.send_repair(request).await
+            }
+            ResourceKind::Service { service, action } => InvokeResponse::ServiceError {
+                error: "States.Runtime".into(),
+                cause: format!("local mode has no {service}:{action} integration"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::function_name;
+
+    #[test]
+    fn function_names_from_arns() {
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:1:function:create-order"),
+            "create-order"
+        );
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:1:function:create-order:$LATEST"),
+            "create-order"
+        );
+        assert_eq!(function_name("create-order"), "create-order");
+    }
+}

@@ -1,0 +1,98 @@
+//! Serving the API: a library function over a listener the caller binds, so tests run the real server on
+//! `127.0.0.1:0`, plus the background repair worker and sweeper that live as long as it does.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::{App, AppError, Config};
+use crate::gateway;
+
+/// Serves `app` on `listener` until `shutdown` resolves, running the repair worker and the sweeper beside it.
+pub async fn run(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let worker = tokio::spawn(app.shared.repair.clone().run_worker(
+        app.shared.orders.clone(),
+        app.shared.inventory.clone(),
+        stopped(stop_rx.clone()),
+    ));
+    let sweeper = tokio::spawn(crate::sweeper::run(
+        app.shared.orders.clone(),
+        app.shared.inventory.clone(),
+        app.config.sweep_interval,
+        app.sweep_after(),
+        stopped(stop_rx.clone()),
+    ));
+    let served = axum::serve(listener, gateway::router(app))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    let _ = sweeper.await;
+    served
+}
+
+/// A server running in the background of this process: what tests, the chaos run and benchmarks start.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, finishes in-flight requests, and stops the background tasks.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error("cannot listen: {0}")]
+    Bind(#[from] std::io::Error),
+}
+
+/// Starts a server on 127.0.0.1 with a free port.
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    start_on("127.0.0.1:0", config).await
+}
+
+pub async fn start_on(addr: &str, config: Config) -> Result<RunningServer, StartError> {
+    let app = App::new(config)?;
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(listener, app.clone(), async {
+        let _ = rx.await;
+    }));
+    Ok(RunningServer {
+        addr,
+        app,
+        stop: Some(tx),
+        task: Some(task),
+    })
+}
