@@ -92,6 +92,17 @@ free_port() {
     "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+port_free() {
+    # SO_REUSEADDR as the server itself sets it, so connections lingering in TIME_WAIT from an earlier run on
+    # this port do not count as the port being taken.
+    "$VENV/bin/python" -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+' "$1" 2>/dev/null
+}
+
 answers() {
     # Any HTTP status means the server is up; only a refused or reset connection means it is not (yet).
     "$VENV/bin/python" - "$1" <<'EOF'
@@ -124,6 +135,8 @@ cmd_start() {
 
     ensure_installed
     local port="${want_port:-$(free_port)}"
+    # Another server already on the port would answer the readiness probe in moto's place.
+    port_free "$port" || die "port $port on 127.0.0.1 is already in use"
     log "starting moto_server on 127.0.0.1:$port (log: $LOG_FILE)"
     # nohup and a detached stdin keep the server alive after this script (and a CI step's shell) exits.
     MOTO_PORT="$port" nohup "$VENV/bin/python" -c "$LAUNCHER" 127.0.0.1 "$port" </dev/null >"$LOG_FILE" 2>&1 &

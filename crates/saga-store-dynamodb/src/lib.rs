@@ -156,8 +156,8 @@ impl DynamoStore {
         Ok(Self::from_sdk_config(&config, tables))
     }
 
-    /// A store talking to a local emulator at `endpoint_url` with fixed test credentials, touching no
-    /// environment variable or profile, so a test can never reach a real account by accident.
+    /// A store talking to a local emulator at `endpoint_url`, in us-east-1 with fixed fake credentials. It reads
+    /// no environment variable or profile, so a test cannot pick up real credentials and act on an account.
     pub fn for_endpoint(endpoint_url: &str, tables: Tables) -> Self {
         let config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
