@@ -222,6 +222,14 @@ pub struct StepContext {
 }
 
 impl StepContext {
+    /// From a Lambda invocation's deadline (epoch milliseconds, as the Runtime API gives it).
+    pub fn from_epoch_deadline_ms(deadline_ms: u64) -> Self {
+        let left = deadline_ms.saturating_sub(crate::now_ms().max(0) as u64);
+        Self {
+            deadline: Some(Instant::now() + Duration::from_millis(left)),
+        }
+    }
+
     async fn sleep_past_deadline(&self) {
         match self.deadline {
             Some(deadline) => tokio::time::sleep_until(deadline + OVERRUN).await,

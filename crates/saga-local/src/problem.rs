@@ -2,7 +2,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -14,7 +14,7 @@ pub struct Problem {
     pub kind: &'static str,
     pub title: &'static str,
     pub detail: String,
-    pub extra: Map<String, Value>,
+    pub extra: Vec<(String, Value)>,
 }
 
 impl Problem {
@@ -29,12 +29,12 @@ impl Problem {
             kind,
             title,
             detail: detail.into(),
-            extra: Map::new(),
+            extra: Vec::new(),
         }
     }
 
     pub fn with(mut self, key: &str, value: Value) -> Self {
-        self.extra.insert(key.to_string(), value);
+        self.extra.push((key.to_string(), value));
         self
     }
 

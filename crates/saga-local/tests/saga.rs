@@ -1,0 +1,563 @@
+//! The saga end to end over real HTTP: a server on 127.0.0.1:0, every fault mode on every step, and after each
+//! request the invariants users rely on — atomic as seen from outside, truthful answers, stock conserved.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use saga_domain::{OrderStatus, ReservationStatus};
+use saga_local::server::{start, RunningServer};
+use saga_local::Config;
+use serde_json::{json, Value};
+
+/// Workflow timings at a tenth of AWS's: a 2 s task timeout becomes 200 ms, ample for in-memory handlers.
+const TIME_SCALE: f64 = 0.1;
+
+async fn server() -> RunningServer {
+    start(Config {
+        fault_injection: true,
+        time_scale: TIME_SCALE,
+        repair_backoff: Duration::from_millis(5),
+        // The tests sweep explicitly, when they know no execution is running.
+        sweep_interval: Duration::from_secs(3600),
+        ..Config::default()
+    })
+    .await
+    .expect("server starts")
+}
+
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    fn new(server: &RunningServer) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: server.url(),
+        }
+    }
+
+    async fn put_stock(&self, sku: &str, available: u64) {
+        let r = self
+            .http
+            .put(format!("{}/inventory/{sku}", self.base))
+            .json(&json!({ "available": available }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    async fn order(&self, body: &Value, key: Option<&str>, fault: Option<&str>) -> Answer {
+        let mut req = self.http.post(format!("{}/orders", self.base)).json(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        if let Some(f) = fault {
+            req = req.header("X-Saga-Fault", f);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.json().await.unwrap();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+fn body(sku: &str, quantity: u32) -> Value {
+    json!({"customerId": "customer-1", "items": [{"sku": sku, "quantity": quantity}]})
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4())
+}
+
+/// Invariant 1 and 2 for one answered request: a 2xx means confirmed and reserved; anything else means
+/// cancelled or absent with nothing reserved — once `pending` compensations have been repaired.
+async fn assert_atomic(server: &RunningServer, answer: &Answer, put_in: &[(&str, u64)]) {
+    let shared = &server.app.shared;
+    let order_id = answer.body["orderId"].as_str().map(str::to_string);
+    if (200..300).contains(&answer.status) {
+        let id = order_id.expect("a success names its order");
+        let order = shared
+            .orders
+            .get_order(&id)
+            .await
+            .unwrap()
+            .expect("confirmed order exists");
+        assert_eq!(
+            order.status,
+            OrderStatus::Confirmed,
+            "a 2xx means the order is confirmed"
+        );
+        let res = shared
+            .inventory
+            .get_reservation(&id)
+            .await
+            .unwrap()
+            .expect("stock reserved");
+        assert_eq!(
+            res.status,
+            ReservationStatus::Reserved,
+            "a 2xx means its stock is reserved"
+        );
+    } else {
+        assert_eq!(
+            answer.headers.get("content-type").unwrap(),
+            "application/problem+json",
+            "errors are problem documents"
+        );
+        for field in ["type", "title", "status", "detail", "compensation"] {
+            assert!(
+                answer.body.get(field).is_some(),
+                "problem lacks {field}: {}",
+                answer.body
+            );
+        }
+        assert_eq!(
+            answer.body["status"], answer.status,
+            "the body's status is the HTTP status"
+        );
+        if let Some(id) = order_id {
+            if let Some(order) = shared.orders.get_order(&id).await.unwrap() {
+                assert_eq!(
+                    order.status,
+                    OrderStatus::Cancelled,
+                    "a failed order ends cancelled: {}",
+                    answer.body
+                );
+            }
+            if let Some(res) = shared.inventory.get_reservation(&id).await.unwrap() {
+                assert_eq!(
+                    res.status,
+                    ReservationStatus::Released,
+                    "a failed order holds no stock"
+                );
+            }
+        }
+    }
+    for (sku, total) in put_in {
+        let level = shared.inventory.get_stock(sku).await.unwrap().unwrap();
+        assert_eq!(
+            level.available + level.reserved,
+            *total,
+            "stock is conserved for {sku}"
+        );
+    }
+}
+
+/// Lets late writes land (a `late-commit` step sleeps past its deadline), then finishes owed repairs.
+async fn settle(server: &RunningServer) {
+    tokio::time::sleep(Duration::from_secs_f64(2.5 * TIME_SCALE + 0.3)).await;
+    server.app.shared.repair.wait_idle().await;
+}
+
+#[tokio::test]
+async fn a_successful_saga_confirms_and_reserves() {
+    let s = server().await;
+    let c = Client::new(&s);
+    let sku = unique("sku");
+    c.put_stock(&sku, 10).await;
+    let a = c.order(&body(&sku, 3), None, None).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["status"], "CONFIRMED");
+    let id = a.body["orderId"].as_str().unwrap();
+    assert_eq!(a.headers["location"], format!("/orders/{id}").as_str());
+    assert!(a.headers.contains_key("x-saga-execution"));
+    assert_atomic(&s, &a, &[(&sku, 10)]).await;
+    let stock: Value = reqwest::get(format!("{}/inventory/{sku}", s.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stock, json!({"sku": sku, "available": 7, "reserved": 3}));
+    let order: Value = reqwest::get(format!("{}/orders/{id}", s.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["status"], "CONFIRMED");
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn insufficient_stock_is_409_and_the_order_is_cancelled() {
+    let s = server().await;
+    let c = Client::new(&s);
+    let (a_sku, b_sku) = (unique("a"), unique("b"));
+    c.put_stock(&a_sku, 10).await;
+    c.put_stock(&b_sku, 1).await;
+    let req = json!({"customerId": "c", "items": [{"sku": a_sku, "quantity": 2}, {"sku": b_sku, "quantity": 2}]});
+    let a = c.order(&req, None, None).await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert_eq!(a.body["type"], "/problems/insufficient-stock");
+    assert_eq!(a.body["compensation"], "completed");
+    let id = a.body["orderId"].as_str().unwrap();
+    let order: Value = reqwest::get(format!("{}/orders/{id}", s.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["status"], "CANCELLED");
+    assert_atomic(&s, &a, &[(&a_sku, 10), (&b_sku, 1)]).await;
+    assert_eq!(
+        s.app
+            .shared
+            .inventory
+            .get_stock(&a_sku)
+            .await
+            .unwrap()
+            .unwrap()
+            .available,
+        10
+    );
+}
+
+#[tokio::test]
+async fn invalid_input_is_400_and_starts_nothing() {
+    let s = server().await;
+    let c = Client::new(&s);
+    let sku = unique("sku");
+    c.put_stock(&sku, 5).await;
+    for bad in [
+        json!({"customerId": "c", "items": []}),
+        json!({"customerId": "c", "items": [{"sku": sku, "quantity": 0}]}),
+        json!({"customerId": "c", "items": [{"sku": sku, "quantity": 1}, {"sku": sku, "quantity": 1}]}),
+        json!({"customerId": "", "items": [{"sku": sku, "quantity": 1}]}),
+        json!({"items": [{"sku": sku, "quantity": 1}]}),
+    ] {
+        let a = c.order(&bad, None, None).await;
+        assert_eq!(a.status, 400, "{bad}: {}", a.body);
+        assert!(
+            !a.headers.contains_key("x-saga-execution"),
+            "no execution started for {bad}"
+        );
+        assert_eq!(a.body["compensation"], "not-needed");
+    }
+    assert!(s.app.store.all_orders().is_empty(), "nothing written");
+    assert_eq!(
+        s.app
+            .shared
+            .inventory
+            .get_stock(&sku)
+            .await
+            .unwrap()
+            .unwrap()
+            .reserved,
+        0
+    );
+}
+
+/// What the client must get for a fault on a forward step: (mode, expected status).
+const FORWARD: [(&str, u16); 5] = [
+    ("error", 503),
+    ("error-once", 201),
+    ("timeout", 504),
+    ("error-after-commit", 503),
+    ("late-commit", 504),
+];
+
+#[tokio::test]
+async fn every_fault_mode_on_every_forward_step_leaves_consistent_data() {
+    let s = server().await;
+    let c = Arc::new(Client::new(&s));
+    let mut cases = Vec::new();
+    for step in ["create-order", "reserve-stock", "confirm-order"] {
+        for (mode, expected) in FORWARD {
+            cases.push((step, mode, expected));
+        }
+    }
+    let runs = cases.into_iter().map(|(step, mode, expected)| {
+        let c = c.clone();
+        async move {
+            let sku = unique("sku");
+            c.put_stock(&sku, 5).await;
+            let a = c
+                .order(&body(&sku, 2), None, Some(&format!("{step}={mode}")))
+                .await;
+            (step, mode, expected, sku, a)
+        }
+    });
+    let results = futures_join_all(runs).await;
+    settle(&s).await;
+    for (step, mode, expected, sku, a) in results {
+        assert_eq!(a.status, expected, "{step}={mode}: {}", a.body);
+        if expected != 201 {
+            assert_eq!(a.body["compensation"], "completed", "{step}={mode}");
+        }
+        assert_atomic(&s, &a, &[(&sku, 5)]).await;
+    }
+}
+
+/// Compensation faults only matter once something failed: reserve-stock fails, then the compensation step
+/// misbehaves. (mode, expected status, compensation).
+const COMPENSATION: [(&str, u16, &str); 5] = [
+    ("error", 500, "pending"),
+    ("error-once", 503, "completed"),
+    ("timeout", 500, "pending"),
+    ("error-after-commit", 500, "pending"),
+    ("late-commit", 500, "pending"),
+];
+
+#[tokio::test]
+async fn every_fault_mode_on_every_compensation_is_repaired() {
+    let s = server().await;
+    let c = Arc::new(Client::new(&s));
+    let mut cases = Vec::new();
+    for step in ["release-stock", "cancel-order"] {
+        for (mode, status, compensation) in COMPENSATION {
+            // reserve-stock commits then fails, so there really is stock to release.
+            cases.push((
+                format!("reserve-stock=error-after-commit,{step}={mode}"),
+                status,
+                compensation,
+            ));
+        }
+    }
+    let runs = cases.into_iter().map(|(fault, status, compensation)| {
+        let c = c.clone();
+        async move {
+            let sku = unique("sku");
+            c.put_stock(&sku, 5).await;
+            let a = c.order(&body(&sku, 2), None, Some(&fault)).await;
+            (fault, status, compensation, sku, a)
+        }
+    });
+    let results = futures_join_all(runs).await;
+    settle(&s).await;
+    for (fault, status, compensation, sku, a) in results {
+        assert_eq!(a.status, status, "{fault}: {}", a.body);
+        assert_eq!(a.body["compensation"], compensation, "{fault}");
+        // After the repair worker has run, the pending ones are consistent too.
+        assert_atomic(&s, &a, &[(&sku, 5)]).await;
+        assert!(s
+            .app
+            .shared
+            .orders
+            .get_order(a.body["orderId"].as_str().unwrap())
+            .await
+            .unwrap()
+            .is_some());
+    }
+    let stats = s.app.shared.repair.stats();
+    assert_eq!(stats.pending, 0);
+    assert_eq!(
+        stats.repaired, 8,
+        "every pending answer was queued and repaired: {stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_execution_answers_500_pending_and_the_sweeper_finishes_it() {
+    let s = server().await;
+    let c = Client::new(&s);
+    for step in [
+        "create-order",
+        "reserve-stock",
+        "confirm-order",
+        "release-stock",
+    ] {
+        let sku = unique("sku");
+        c.put_stock(&sku, 5).await;
+        // release-stock only runs after a failure, so fail reserve first.
+        let fault = if step == "release-stock" {
+            "reserve-stock=error-after-commit,release-stock=abort".to_string()
+        } else {
+            format!("{step}=abort")
+        };
+        let a = c.order(&body(&sku, 2), None, Some(&fault)).await;
+        assert_eq!(a.status, 500, "{fault}: {}", a.body);
+        assert_eq!(a.body["compensation"], "pending");
+        assert!(a.headers.contains_key("x-saga-execution"));
+        let swept = saga_local::sweeper::sweep_once(
+            &*s.app.shared.orders,
+            &*s.app.shared.inventory,
+            Duration::ZERO,
+        )
+        .await;
+        let level = s
+            .app
+            .shared
+            .inventory
+            .get_stock(&sku)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (level.available, level.reserved),
+            (5, 0),
+            "{fault}: swept {swept}"
+        );
+        assert!(
+            s.app
+                .store
+                .all_orders()
+                .iter()
+                .all(|o| o.status != OrderStatus::Pending),
+            "{fault}: no order is left PENDING"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_idempotent_replay_gives_the_same_answer_and_one_order() {
+    let s = server().await;
+    let c = Client::new(&s);
+    let sku = unique("sku");
+    c.put_stock(&sku, 10).await;
+    let key = unique("key");
+    let first = c.order(&body(&sku, 2), Some(&key), None).await;
+    let second = c.order(&body(&sku, 2), Some(&key), None).await;
+    assert_eq!((first.status, second.status), (201, 201));
+    assert_eq!(first.body, second.body);
+    assert_eq!(first.headers["location"], second.headers["location"]);
+    assert_eq!(
+        s.app
+            .shared
+            .inventory
+            .get_stock(&sku)
+            .await
+            .unwrap()
+            .unwrap()
+            .reserved,
+        2,
+        "reserved once"
+    );
+    let reused = c.order(&body(&sku, 3), Some(&key), None).await;
+    assert_eq!(reused.status, 422, "{}", reused.body);
+    assert_eq!(reused.body["type"], "/problems/idempotency-key-reused");
+    assert_eq!(s.app.store.all_orders().len(), 1, "exactly one order");
+}
+
+#[tokio::test]
+async fn a_replay_after_a_failure_gives_the_same_failure() {
+    let s = server().await;
+    let c = Client::new(&s);
+    let sku = unique("sku");
+    c.put_stock(&sku, 1).await;
+    let key = unique("key");
+    let first = c.order(&body(&sku, 2), Some(&key), None).await;
+    assert_eq!(first.status, 409);
+    // Stock arrives, but the key is bound to the cancelled order: the retry must not make a second one.
+    c.put_stock(&sku, 10).await;
+    let second = c.order(&body(&sku, 2), Some(&key), None).await;
+    assert_eq!(second.status, 409, "{}", second.body);
+    assert_eq!(first.body, second.body);
+    let faulted = unique("key");
+    let a = c
+        .order(&body(&sku, 2), Some(&faulted), Some("reserve-stock=error"))
+        .await;
+    let b = c.order(&body(&sku, 2), Some(&faulted), None).await;
+    assert_eq!((a.status, b.status), (503, 503));
+    assert_eq!(a.body, b.body);
+}
+
+#[tokio::test]
+async fn concurrent_orders_for_one_sku_never_oversell() {
+    let s = server().await;
+    let c = Arc::new(Client::new(&s));
+    let sku = unique("hot");
+    c.put_stock(&sku, 20).await;
+    let runs = (0..60).map(|_| {
+        let c = c.clone();
+        let sku = sku.clone();
+        async move { c.order(&body(&sku, 1), None, None).await }
+    });
+    let answers = futures_join_all(runs).await;
+    let ok = answers.iter().filter(|a| a.status == 201).count();
+    let conflict = answers.iter().filter(|a| a.status == 409).count();
+    assert_eq!(
+        (ok, conflict),
+        (20, 40),
+        "exactly the stock on hand is sold"
+    );
+    for a in &answers {
+        assert_atomic(&s, a, &[(&sku, 20)]).await;
+    }
+    let level = s
+        .app
+        .shared
+        .inventory
+        .get_stock(&sku)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((level.available, level.reserved), (0, 20));
+}
+
+#[tokio::test]
+async fn concurrent_identical_requests_make_one_order() {
+    let s = server().await;
+    let c = Arc::new(Client::new(&s));
+    let sku = unique("sku");
+    c.put_stock(&sku, 100).await;
+    let key = unique("key");
+    let runs = (0..50).map(|_| {
+        let c = c.clone();
+        let (sku, key) = (sku.clone(), key.clone());
+        async move { c.order(&body(&sku, 1), Some(&key), None).await }
+    });
+    let answers = futures_join_all(runs).await;
+    let first = &answers[0];
+    for a in &answers {
+        assert_eq!(a.status, 201, "{}", a.body);
+        assert_eq!(a.body, first.body, "identical answers");
+    }
+    assert_eq!(s.app.store.all_orders().len(), 1, "one order");
+    assert_eq!(
+        s.app
+            .shared
+            .inventory
+            .get_stock(&sku)
+            .await
+            .unwrap()
+            .unwrap()
+            .reserved,
+        1
+    );
+}
+
+#[tokio::test]
+async fn faults_are_ignored_without_fault_injection() {
+    let s = start(Config {
+        time_scale: TIME_SCALE,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let c = Client::new(&s);
+    let sku = unique("sku");
+    c.put_stock(&sku, 5).await;
+    let a = c
+        .order(&body(&sku, 1), None, Some("reserve-stock=error"))
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+}
+
+/// `join_all` without another dependency: spawn each future and await them in order.
+async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("task finished"));
+    }
+    out
+}
