@@ -1,0 +1,75 @@
+//! Step Functions error responses: `{"__type": NAME, "message": TEXT}` with HTTP 400, which the
+//! AWS SDKs turn into each operation's modelled error (`is_state_machine_does_not_exist()`, ...).
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// An error of the Step Functions API. The variant names are AWS's `__type` names, and the
+/// messages follow AWS's wording where we know it, because clients and tests match on both.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SfnError {
+    #[error("State Machine Does Not Exist: '{0}'")]
+    StateMachineDoesNotExist(String),
+    #[error("State Machine Already Exists: '{0}'")]
+    StateMachineAlreadyExists(String),
+    #[error("{0}")]
+    StateMachineTypeNotSupported(String),
+    #[error("Invalid State Machine Definition: '{0}'")]
+    InvalidDefinition(String),
+    #[error("Invalid Arn: '{0}'")]
+    InvalidArn(String),
+    #[error("Invalid Name: '{0}'")]
+    InvalidName(String),
+    #[error("Invalid State Machine Execution Input: '{0}'")]
+    InvalidExecutionInput(String),
+    #[error("Invalid Token: '{0}'")]
+    InvalidToken(String),
+    #[error("{0}")]
+    ValidationException(String),
+    #[error("{0}")]
+    SerializationException(String),
+    #[error("{0}")]
+    UnknownOperationException(String),
+}
+
+impl SfnError {
+    /// The `__type` of the error body.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SfnError::StateMachineDoesNotExist(_) => "StateMachineDoesNotExist",
+            SfnError::StateMachineAlreadyExists(_) => "StateMachineAlreadyExists",
+            SfnError::StateMachineTypeNotSupported(_) => "StateMachineTypeNotSupported",
+            SfnError::InvalidDefinition(_) => "InvalidDefinition",
+            SfnError::InvalidArn(_) => "InvalidArn",
+            SfnError::InvalidName(_) => "InvalidName",
+            SfnError::InvalidExecutionInput(_) => "InvalidExecutionInput",
+            SfnError::InvalidToken(_) => "InvalidToken",
+            SfnError::ValidationException(_) => "ValidationException",
+            SfnError::SerializationException(_) => "SerializationException",
+            SfnError::UnknownOperationException(_) => "UnknownOperationException",
+        }
+    }
+
+    /// AWS's wording for a required member that is absent.
+    pub(crate) fn missing(member: &str) -> SfnError {
+        SfnError::ValidationException(format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ))
+    }
+
+    /// The JSON body AWS sends for this error.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"__type": self.type_name(), "message": self.to_string()})
+    }
+}
+
+impl IntoResponse for SfnError {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, crate::CONTENT_TYPE)],
+            self.to_json().to_string(),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,379 @@
+//! Canned answers for Task states, so a definition can run without its functions: the
+//! `--mock` file of `saga run`, and the Lambda stand-in of tests.
+//!
+//! A mock file is a JSON object from a Lambda function (its name, or any ARN naming it) to an
+//! answer, or to a list of answers that successive calls consume, the last one repeating:
+//!
+//! ```json
+//! {
+//!   "create-order": {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": "{\"orderId\":\"o-1\"}"},
+//!   "reserve-stock": [
+//!     {"FunctionError": "Unhandled", "Payload": {"errorType": "Saga.Transient", "errorMessage": "busy"}},
+//!     {"Payload": {"reserved": true}}
+//!   ],
+//!   "confirm-order": {"sleep": 30},
+//!   "cancel-order": {"ServiceError": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}},
+//!   "arn:aws:states:::sqs:sendMessage": {"Output": {"MessageId": "m-1", "MD5OfMessageBody": "..."}}
+//! }
+//! ```
+//!
+//! An answer has the shape of a recorded Lambda Invoke result (`lambda_invoke_result.json` in
+//! the conformance corpus): `StatusCode` (default 200), `FunctionError`, `ExecutedVersion`
+//! (default `$LATEST`) and `Payload`, the response body as a string; any other JSON value is
+//! taken as the body itself, serialised. `{"ServiceError": {"Code", "Message",
+//! "HTTPStatusCode"?, "RequestId"?}}` answers a Lambda service error instead. For a non-Lambda
+//! integration, keyed by its `Resource`, `{"Output": VALUE}` is its result and
+//! `{"Error", "Cause"}` its failure. Any answer may carry `"sleep": SECONDS`: the call waits
+//! that long first (times the time scale, as every other duration), which is how a mock
+//! provokes a Task's `TimeoutSeconds`; `{"sleep": S}` alone then answers `null`.
+//!
+//! A Lambda function without an entry fails as AWS fails a missing function,
+//! `Lambda.ResourceNotFoundException`; any other integration without an entry fails with
+//! `States.TaskFailed` and a cause naming the resource.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use asl_engine::{InvokeRequest, InvokeResponse, ResourceKind, Resources};
+use serde_json::Value;
+
+/// A mock file that does not have the shape described in the [module docs](self).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MockError {
+    #[error("a mock file must be a JSON object mapping function names or ARNs to answers")]
+    NotAnObject,
+    #[error("mock entry {key:?}: {message}")]
+    InvalidEntry { key: String, message: String },
+}
+
+/// One canned answer.
+#[derive(Clone, Debug)]
+pub struct MockAnswer {
+    /// Waited before answering (before time scaling).
+    pub sleep: Option<Duration>,
+    /// `None` answers a successful Lambda invocation whose payload is `null`.
+    pub response: Option<InvokeResponse>,
+}
+
+const ANSWER_KEYS: &[&str] = &[
+    "StatusCode",
+    "FunctionError",
+    "ExecutedVersion",
+    "Payload",
+    "ServiceError",
+    "Output",
+    "Error",
+    "Cause",
+    "sleep",
+];
+
+impl MockAnswer {
+    /// A successful Lambda invocation returning `payload`.
+    pub fn payload(payload: Value) -> MockAnswer {
+        MockAnswer {
+            sleep: None,
+            response: Some(InvokeResponse::Lambda {
+                status_code: 200,
+                function_error: None,
+                executed_version: "$LATEST".into(),
+                payload: payload.to_string(),
+            }),
+        }
+    }
+
+    /// A Lambda function error (`FunctionError: Unhandled`) of type `error_type`, as a Rust
+    /// handler's `Diagnostic` would produce it.
+    pub fn function_error(error_type: &str, message: &str) -> MockAnswer {
+        MockAnswer {
+            sleep: None,
+            response: Some(InvokeResponse::Lambda {
+                status_code: 200,
+                function_error: Some("Unhandled".into()),
+                executed_version: "$LATEST".into(),
+                payload: serde_json::json!({"errorType": error_type, "errorMessage": message})
+                    .to_string(),
+            }),
+        }
+    }
+
+    /// Waits `seconds` (scaled) before answering.
+    pub fn after(mut self, seconds: f64) -> MockAnswer {
+        self.sleep = Some(Duration::from_secs_f64(seconds));
+        self
+    }
+
+    /// Reads one answer in the mock-file shape.
+    pub fn from_json(value: &Value) -> Result<MockAnswer, String> {
+        let Value::Object(m) = value else {
+            return Err("an answer must be a JSON object".into());
+        };
+        if let Some(k) = m.keys().find(|k| !ANSWER_KEYS.contains(&k.as_str())) {
+            return Err(format!(
+                "unknown member {k:?} (expected one of {})",
+                ANSWER_KEYS.join(", ")
+            ));
+        }
+        let sleep = match m.get("sleep") {
+            None => None,
+            Some(v) => match v.as_f64() {
+                Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
+                _ => return Err("\"sleep\" must be a non-negative number of seconds".into()),
+            },
+        };
+        let text = |k: &str| -> Result<Option<String>, String> {
+            match m.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(format!("{k:?} must be a string")),
+            }
+        };
+        let response = if let Some(e) = m.get("ServiceError") {
+            let code = e
+                .get("Code")
+                .and_then(Value::as_str)
+                .ok_or("\"ServiceError\" needs a string \"Code\"")?
+                .to_string();
+            let message = e
+                .get("Message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            Some(match e.get("HTTPStatusCode").and_then(Value::as_u64) {
+                Some(status) => InvokeResponse::LambdaServiceErrorDetailed {
+                    error: code,
+                    message,
+                    status_code: u16::try_from(status).map_err(|_| "bad HTTPStatusCode")?,
+                    request_id: e
+                        .get("RequestId")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                },
+                None => InvokeResponse::LambdaServiceError {
+                    error: code,
+                    message,
+                },
+            })
+        } else if let Some(output) = m.get("Output") {
+            Some(InvokeResponse::Service(output.clone()))
+        } else if let Some(error) = text("Error")? {
+            Some(InvokeResponse::ServiceError {
+                error,
+                cause: text("Cause")?.unwrap_or_default(),
+            })
+        } else if ["StatusCode", "FunctionError", "ExecutedVersion", "Payload"]
+            .iter()
+            .any(|k| m.contains_key(*k))
+        {
+            let status_code = match m.get("StatusCode") {
+                None => 200,
+                Some(v) => v
+                    .as_u64()
+                    .and_then(|s| u16::try_from(s).ok())
+                    .ok_or("\"StatusCode\" must be an HTTP status")?,
+            };
+            let payload = match m.get("Payload") {
+                None => "null".to_string(),
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+            };
+            Some(InvokeResponse::Lambda {
+                status_code,
+                function_error: text("FunctionError")?,
+                executed_version: text("ExecutedVersion")?.unwrap_or_else(|| "$LATEST".into()),
+                payload,
+            })
+        } else if sleep.is_some() {
+            None
+        } else {
+            return Err("an answer needs Payload, ServiceError, Output, Error or sleep".into());
+        };
+        Ok(MockAnswer { sleep, response })
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    key: String,
+    answers: Vec<MockAnswer>,
+    calls: AtomicUsize,
+}
+
+/// A [`Resources`] that answers from a table of [`MockAnswer`]s.
+#[derive(Debug)]
+pub struct MockResources {
+    entries: Vec<Entry>,
+    time_scale: f64,
+}
+
+impl Default for MockResources {
+    fn default() -> Self {
+        MockResources {
+            entries: Vec::new(),
+            time_scale: 1.0,
+        }
+    }
+}
+
+/// The function name inside an ARN, partial ARN or `NAME:QUALIFIER`; anything else unchanged.
+fn function_name(s: &str) -> &str {
+    let parts: Vec<&str> = s.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "lambda", _, _, "function", name, ..] => name,
+        [_, "function", name, ..] => name,
+        [name, _qualifier] => name,
+        _ => s,
+    }
+}
+
+impl MockResources {
+    pub fn new() -> MockResources {
+        MockResources::default()
+    }
+
+    /// Reads a mock file (see the [module docs](self)).
+    pub fn from_json(value: &Value) -> Result<MockResources, MockError> {
+        let Value::Object(m) = value else {
+            return Err(MockError::NotAnObject);
+        };
+        let mut mocks = MockResources::new();
+        for (key, v) in m {
+            let invalid = |message: String| MockError::InvalidEntry {
+                key: key.clone(),
+                message,
+            };
+            let answers = match v {
+                Value::Array(list) if list.is_empty() => {
+                    return Err(invalid("the list of answers is empty".into()))
+                }
+                Value::Array(list) => list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| MockAnswer::from_json(a).map_err(|e| format!("answer {i}: {e}")))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(invalid)?,
+                other => vec![MockAnswer::from_json(other).map_err(invalid)?],
+            };
+            mocks = mocks.with_answers(key, answers);
+        }
+        Ok(mocks)
+    }
+
+    /// Answers calls to `key` (a function name or ARN, or another integration's `Resource`)
+    /// with `answer`, every time.
+    pub fn with(self, key: &str, answer: MockAnswer) -> MockResources {
+        self.with_answers(key, vec![answer])
+    }
+
+    /// Answers successive calls to `key` with `answers` in turn, repeating the last.
+    pub fn with_answers(mut self, key: &str, answers: Vec<MockAnswer>) -> MockResources {
+        assert!(!answers.is_empty(), "a mock needs at least one answer");
+        self.entries.retain(|e| e.key != key);
+        self.entries.push(Entry {
+            key: key.to_string(),
+            answers,
+            calls: AtomicUsize::new(0),
+        });
+        self
+    }
+
+    /// Multiplies every `sleep`, to match the execution's time scale.
+    pub fn with_time_scale(mut self, time_scale: f64) -> MockResources {
+        self.time_scale = time_scale;
+        self
+    }
+
+    /// How many calls the entry `key` has answered.
+    pub fn calls(&self, key: &str) -> usize {
+        self.entries
+            .iter()
+            .find(|e| e.key == key)
+            .map_or(0, |e| e.calls.load(Ordering::SeqCst))
+    }
+
+    fn entry_for_function(&self, requested: &str) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .find(|e| e.key == requested)
+            .or_else(|| {
+                let name = function_name(requested);
+                self.entries.iter().find(|e| function_name(&e.key) == name)
+            })
+    }
+
+    fn entry_for_service(&self, resource: &str, service: &str, action: &str) -> Option<&Entry> {
+        let short = format!("{service}:{action}");
+        self.entries
+            .iter()
+            .find(|e| e.key == resource || e.key == short)
+    }
+}
+
+/// The `Function not found` text Lambda gives, naming the function by its qualified ARN.
+fn not_found(function: &str, execution_arn: &str) -> InvokeResponse {
+    let parts: Vec<&str> = execution_arn.split(':').collect();
+    let (region, account) = match parts.as_slice() {
+        [_, _, _, region, account, ..] => (*region, *account),
+        _ => ("us-east-1", "123456789012"),
+    };
+    let mut arn = if function.starts_with("arn:") {
+        function.to_string()
+    } else {
+        format!("arn:aws:lambda:{region}:{account}:function:{function}")
+    };
+    if arn.split(':').count() == 7 {
+        arn.push_str(":$LATEST");
+    }
+    InvokeResponse::LambdaServiceError {
+        error: "ResourceNotFoundException".into(),
+        message: format!("Function not found: {arn}"),
+    }
+}
+
+#[async_trait::async_trait]
+impl Resources for MockResources {
+    async fn invoke(&self, request: InvokeRequest) -> InvokeResponse {
+        let entry = match &request.kind {
+            ResourceKind::LambdaInvoke { function_name } => {
+                match self.entry_for_function(function_name) {
+                    Some(e) => e,
+                    None => return not_found(function_name, &request.execution_arn),
+                }
+            }
+            ResourceKind::LambdaArn { function_arn } => match self.entry_for_function(function_arn)
+            {
+                Some(e) => e,
+                None => return not_found(function_arn, &request.execution_arn),
+            },
+            ResourceKind::Service { service, action } => {
+                match self.entry_for_service(&request.resource, service, action) {
+                    Some(e) => e,
+                    None => {
+                        return InvokeResponse::ServiceError {
+                            error: "States.TaskFailed".into(),
+                            cause: format!(
+                                "No mock answers resource {} (add an entry keyed by it)",
+                                request.resource
+                            ),
+                        }
+                    }
+                }
+            }
+        };
+        let call = entry.calls.fetch_add(1, Ordering::SeqCst);
+        let answer = &entry.answers[call.min(entry.answers.len() - 1)];
+        if let Some(sleep) = answer.sleep {
+            // Saturate: a huge sleep times a huge scale means "never answer", not a panic.
+            let scaled =
+                Duration::try_from_secs_f64(sleep.as_secs_f64() * self.time_scale.max(0.0))
+                    .unwrap_or(Duration::MAX);
+            tokio::time::sleep(scaled).await;
+        }
+        answer.response.clone().unwrap_or(InvokeResponse::Lambda {
+            status_code: 200,
+            function_error: None,
+            executed_version: "$LATEST".into(),
+            payload: "null".into(),
+        })
+    }
+}

@@ -1,0 +1,317 @@
+//! The operations, one function each, working on request JSON and returning response JSON.
+//!
+//! Members are read from `serde_json::Value` by hand rather than derived, so that each absent
+//! or mistyped member gets AWS's `ValidationException` text instead of a serde message.
+
+use asl_engine::{execute, ExecutionOptions, StateMachine};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use crate::{start_sync_execution_response, ExecutionContext, SfnApi, SfnError, StoredMachine};
+
+/// AWS's limit on a definition (1 MiB) and on an execution input (256 KiB).
+const MAX_DEFINITION_BYTES: usize = 1024 * 1024;
+const MAX_INPUT_BYTES: usize = 256 * 1024;
+const DEFAULT_PAGE: usize = 100;
+
+pub(crate) async fn call(api: &SfnApi, operation: &str, body: Value) -> Result<Value, SfnError> {
+    let Value::Object(body) = body else {
+        return Err(SfnError::SerializationException(
+            "Start of structure or map found where not expected".into(),
+        ));
+    };
+    match operation {
+        "CreateStateMachine" => create_state_machine(api, &body),
+        "DescribeStateMachine" => describe_state_machine(api, &body),
+        "ListStateMachines" => list_state_machines(api, &body),
+        "DeleteStateMachine" => delete_state_machine(api, &body),
+        "StartSyncExecution" => start_sync_execution(api, &body).await,
+        "ValidateStateMachineDefinition" => validate_state_machine_definition(&body),
+        _ => Err(SfnError::UnknownOperationException(String::new())),
+    }
+}
+
+fn string_member<'a>(
+    body: &'a Map<String, Value>,
+    member: &str,
+) -> Result<Option<&'a str>, SfnError> {
+    match body.get(member) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(SfnError::SerializationException(format!(
+            "STRING_VALUE can not be converted to a String at '{member}'"
+        ))),
+    }
+}
+
+fn required<'a>(body: &'a Map<String, Value>, member: &str) -> Result<&'a str, SfnError> {
+    string_member(body, member)?.ok_or_else(|| SfnError::missing(member))
+}
+
+fn epoch_seconds(t: &DateTime<Utc>) -> Value {
+    json!(t.timestamp_millis() as f64 / 1000.0)
+}
+
+/// AWS's rule for state machine and execution names: 1 to 80 characters, none of them
+/// whitespace, brackets, wildcards, `"#%\^|~`$&,;:/` or control characters.
+fn valid_name(name: &str) -> bool {
+    let len = name.chars().count();
+    (1..=80).contains(&len)
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c))
+}
+
+/// The state machine name of a `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME` ARN.
+fn machine_name_of(arn: &str) -> Result<&str, SfnError> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() < 6 || parts[0] != "arn" || parts[2] != "states" {
+        return Err(SfnError::InvalidArn(format!("Invalid ARN prefix: {arn}")));
+    }
+    match parts.as_slice() {
+        [_, _, _, _, _, "stateMachine", name] if !name.is_empty() => Ok(name),
+        _ => Err(SfnError::InvalidArn(format!(
+            "Resource type not valid in this context: {arn}"
+        ))),
+    }
+}
+
+fn find(api: &SfnApi, arn: &str) -> Result<StoredMachine, SfnError> {
+    machine_name_of(arn)?;
+    let machines = api.machines.read().unwrap_or_else(|e| e.into_inner());
+    machines
+        .iter()
+        .find(|m| m.arn == arn)
+        .cloned()
+        .ok_or_else(|| SfnError::StateMachineDoesNotExist(arn.to_string()))
+}
+
+fn load_definition(definition: &str) -> Result<StateMachine, SfnError> {
+    if definition.len() > MAX_DEFINITION_BYTES {
+        return Err(SfnError::ValidationException(format!(
+            "1 validation error detected: Value at 'definition' failed to satisfy constraint: Member must have length less than or equal to {MAX_DEFINITION_BYTES}"
+        )));
+    }
+    StateMachine::from_json(definition).map_err(|e| {
+        SfnError::InvalidDefinition(
+            e.diagnostics
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    })
+}
+
+fn create_state_machine(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
+    let name = required(body, "name")?;
+    let definition = required(body, "definition")?;
+    let role_arn = required(body, "roleArn")?;
+    // AWS's default type is STANDARD, which local mode does not run.
+    let kind = string_member(body, "type")?.unwrap_or("STANDARD");
+    match kind {
+        "EXPRESS" => {}
+        "STANDARD" => {
+            return Err(SfnError::StateMachineTypeNotSupported(
+                "State machine type is not supported: local mode runs EXPRESS state machines only (set \"type\": \"EXPRESS\")".into(),
+            ))
+        }
+        other => {
+            return Err(SfnError::ValidationException(format!(
+                "1 validation error detected: Value '{other}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
+            )))
+        }
+    }
+    if !valid_name(name) {
+        return Err(SfnError::InvalidName(name.to_string()));
+    }
+    if !role_arn.starts_with("arn:") {
+        return Err(SfnError::InvalidArn(format!(
+            "Invalid ARN prefix: {role_arn}"
+        )));
+    }
+    let machine = load_definition(definition)?;
+    let logging_configuration = body
+        .get("loggingConfiguration")
+        .cloned()
+        .unwrap_or_else(|| json!({"level": "OFF", "includeExecutionData": false}));
+    let tracing_configuration = body
+        .get("tracingConfiguration")
+        .cloned()
+        .unwrap_or_else(|| json!({"enabled": false}));
+
+    let arn = api.state_machine_arn(name);
+    let mut machines = api.machines.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(existing) = machines.iter().find(|m| m.arn == arn) {
+        // AWS makes CreateStateMachine idempotent: the same request again returns the
+        // existing machine; a different one under the same name is a conflict.
+        if existing.definition == definition && existing.role_arn == role_arn {
+            return Ok(json!({
+                "stateMachineArn": existing.arn,
+                "creationDate": epoch_seconds(&existing.creation_date),
+            }));
+        }
+        return Err(SfnError::StateMachineAlreadyExists(arn));
+    }
+    let stored = StoredMachine {
+        arn: arn.clone(),
+        name: name.to_string(),
+        definition: definition.to_string(),
+        machine,
+        role_arn: role_arn.to_string(),
+        creation_date: Utc::now(),
+        logging_configuration,
+        tracing_configuration,
+    };
+    let response = json!({
+        "stateMachineArn": arn,
+        "creationDate": epoch_seconds(&stored.creation_date),
+    });
+    machines.push(stored);
+    Ok(response)
+}
+
+fn describe_state_machine(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
+    let m = find(api, required(body, "stateMachineArn")?)?;
+    Ok(json!({
+        "stateMachineArn": m.arn,
+        "name": m.name,
+        "status": "ACTIVE",
+        "definition": m.definition,
+        "roleArn": m.role_arn,
+        "type": "EXPRESS",
+        "creationDate": epoch_seconds(&m.creation_date),
+        "loggingConfiguration": m.logging_configuration,
+        "tracingConfiguration": m.tracing_configuration,
+    }))
+}
+
+fn list_state_machines(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
+    let page = match body.get("maxResults") {
+        None | Some(Value::Null) => DEFAULT_PAGE,
+        Some(v) => match v.as_i64() {
+            Some(0) => DEFAULT_PAGE,
+            Some(n @ 1..=1000) => n as usize,
+            Some(n) if n > 1000 => {
+                return Err(SfnError::ValidationException(format!(
+                    "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"
+                )))
+            }
+            _ => {
+                return Err(SfnError::ValidationException(format!(
+                    "1 validation error detected: Value '{v}' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 0"
+                )))
+            }
+        },
+    };
+    // The token is the offset of the next page; opaque to clients, as AWS's is.
+    let start = match string_member(body, "nextToken")? {
+        None => 0,
+        Some(token) => token
+            .strip_prefix("local-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| SfnError::InvalidToken(token.to_string()))?,
+    };
+    let machines = api.machines.read().unwrap_or_else(|e| e.into_inner());
+    let items: Vec<Value> = machines
+        .iter()
+        .skip(start)
+        .take(page)
+        .map(|m| {
+            json!({
+                "stateMachineArn": m.arn,
+                "name": m.name,
+                "type": "EXPRESS",
+                "creationDate": epoch_seconds(&m.creation_date),
+            })
+        })
+        .collect();
+    let mut response = json!({ "stateMachines": items });
+    if start + page < machines.len() {
+        response["nextToken"] = json!(format!("local-{}", start + page));
+    }
+    Ok(response)
+}
+
+fn delete_state_machine(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
+    let arn = required(body, "stateMachineArn")?;
+    machine_name_of(arn)?;
+    // AWS answers success for a machine that does not exist (deletion is idempotent).
+    api.machines
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|m| m.arn != arn);
+    Ok(json!({}))
+}
+
+async fn start_sync_execution(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
+    let stored = find(api, required(body, "stateMachineArn")?)?;
+    let name = match string_member(body, "name")? {
+        Some(name) if !valid_name(name) => return Err(SfnError::InvalidName(name.to_string())),
+        Some(name) => name.to_string(),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let input_text = string_member(body, "input")?.unwrap_or("{}");
+    if input_text.len() > MAX_INPUT_BYTES {
+        return Err(SfnError::ValidationException(format!(
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to {MAX_INPUT_BYTES}"
+        )));
+    }
+    let input: Value = serde_json::from_str(input_text)
+        .map_err(|e| SfnError::InvalidExecutionInput(e.to_string()))?;
+    let metadata_only = match string_member(body, "includedData")? {
+        None | Some("ALL_DATA") => false,
+        Some("METADATA_ONLY") => true,
+        Some(other) => {
+            return Err(SfnError::ValidationException(format!(
+                "1 validation error detected: Value '{other}' at 'includedData' failed to satisfy constraint: Member must satisfy enum value set: [ALL_DATA, METADATA_ONLY]"
+            )))
+        }
+    };
+
+    let context = ExecutionContext {
+        state_machine_arn: stored.arn.clone(),
+        state_machine_name: stored.name.clone(),
+        execution_name: name.clone(),
+        input: input.clone(),
+    };
+    let resources = (api.resources)(&context);
+    let options = ExecutionOptions {
+        state_machine_arn: stored.arn.clone(),
+        name: Some(name),
+        time_scale: api.config.time_scale,
+        record_history: api.config.log_history,
+    };
+    let result = execute(&stored.machine, input, options, resources).await;
+    for record in result.log_records() {
+        tracing::debug!(target: "sfn_api::history", record = %record);
+    }
+
+    let mut response = start_sync_execution_response(&result);
+    let m = response
+        .as_object_mut()
+        .expect("the engine renders an object");
+    if let Some(trace) = string_member(body, "traceHeader")? {
+        m.insert("traceHeader".into(), json!(trace));
+    }
+    if metadata_only {
+        m.remove("input");
+        m.remove("output");
+        m.insert("inputDetails".into(), json!({"included": false}));
+        m.insert("outputDetails".into(), json!({"included": false}));
+    }
+    Ok(response)
+}
+
+fn validate_state_machine_definition(body: &Map<String, Value>) -> Result<Value, SfnError> {
+    let definition = required(body, "definition")?;
+    match string_member(body, "type")? {
+        None | Some("STANDARD") | Some("EXPRESS") => {}
+        Some(other) => {
+            return Err(SfnError::ValidationException(format!(
+                "1 validation error detected: Value '{other}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
+            )))
+        }
+    }
+    Ok(asl_engine::validate_state_machine_definition(definition))
+}

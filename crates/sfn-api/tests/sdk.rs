@@ -1,0 +1,495 @@
+//! The API driven by the real `aws-sdk-sfn` client over HTTP on 127.0.0.1, through
+//! `sfn_api::client::local_client`, with a mock Lambda behind it.
+
+use std::sync::Arc;
+
+use asl_engine::{InvokeRequest, InvokeResponse, Resources};
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+use aws_sdk_sfn::types::{IncludedData, StateMachineType, SyncExecutionStatus};
+use serde_json::{json, Value};
+use sfn_api::mock::{MockAnswer, MockResources};
+use sfn_api::{client::local_client, ExecutionContext, SfnApi, SfnApiConfig};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/local";
+
+const HELLO: &str = r#"{"StartAt": "Hello", "States": {"Hello": {"Type": "Pass", "Result": {"hello": "world"}, "End": true}}}"#;
+
+const CALL: &str = r#"{
+  "StartAt": "Call",
+  "TimeoutSeconds": 10,
+  "States": {
+    "Call": {
+      "Type": "Task",
+      "Resource": "arn:aws:states:::lambda:invoke",
+      "Parameters": {"FunctionName.$": "$.fn", "Payload.$": "$"},
+      "OutputPath": "$.Payload",
+      "TimeoutSeconds": 2,
+      "End": true
+    }
+  }
+}"#;
+
+const WAIT: &str = r#"{
+  "StartAt": "Wait",
+  "TimeoutSeconds": 1,
+  "States": {"Wait": {"Type": "Wait", "Seconds": 5, "End": true}}
+}"#;
+
+async fn serve_with(config: SfnApiConfig, resources: Arc<dyn Resources>) -> String {
+    let api = Arc::new(SfnApi::new(
+        config,
+        Arc::new(move |_: &ExecutionContext| resources.clone()),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, sfn_api::router(api)).await });
+    format!("http://{addr}")
+}
+
+fn mocks() -> Arc<MockResources> {
+    Arc::new(
+        MockResources::new()
+            .with("echo", MockAnswer::payload(json!({"echoed": true})))
+            .with(
+                "boom",
+                MockAnswer::function_error("Saga.Broken", "it broke"),
+            )
+            .with("slow", MockAnswer::payload(json!("late")).after(5.0)),
+    )
+}
+
+async fn serve() -> String {
+    let config = SfnApiConfig {
+        time_scale: 0.01,
+        ..SfnApiConfig::default()
+    };
+    serve_with(config, mocks()).await
+}
+
+async fn create(client: &aws_sdk_sfn::Client, name: &str, definition: &str) -> String {
+    client
+        .create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn(ROLE)
+        .r#type(StateMachineType::Express)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn
+}
+
+#[tokio::test]
+async fn create_describe_list_delete() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "hello", HELLO).await;
+    assert_eq!(
+        arn,
+        "arn:aws:states:us-east-1:123456789012:stateMachine:hello"
+    );
+
+    let described = client
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.name, "hello");
+    assert_eq!(described.definition, HELLO);
+    assert_eq!(described.role_arn, ROLE);
+    assert_eq!(described.r#type, StateMachineType::Express);
+    assert_eq!(described.status().unwrap().as_str(), "ACTIVE");
+    assert!(described.creation_date.secs() > 1_600_000_000);
+
+    // The same request again is idempotent, as on AWS.
+    assert_eq!(create(&client, "hello", HELLO).await, arn);
+    let conflict = client
+        .create_state_machine()
+        .name("hello")
+        .definition(WAIT)
+        .role_arn(ROLE)
+        .r#type(StateMachineType::Express)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(conflict.is_state_machine_already_exists(), "{conflict:?}");
+
+    create(&client, "second", HELLO).await;
+    let listed = client.list_state_machines().send().await.unwrap();
+    let names: Vec<&str> = listed
+        .state_machines
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    assert_eq!(names, ["hello", "second"]);
+    assert!(listed.next_token.is_none());
+
+    let page = client
+        .list_state_machines()
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.state_machines.len(), 1);
+    let rest = client
+        .list_state_machines()
+        .next_token(page.next_token.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.state_machines[0].name, "second");
+
+    client
+        .delete_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let gone = client
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(gone.is_state_machine_does_not_exist(), "{gone:?}");
+    assert_eq!(
+        gone.message(),
+        Some(format!("State Machine Does Not Exist: '{arn}'").as_str())
+    );
+    // Deleting again succeeds, as AWS's deletion is idempotent.
+    client
+        .delete_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn create_rejects_standard_bad_names_and_invalid_definitions() {
+    let client = local_client(&serve().await);
+    let standard = client
+        .create_state_machine()
+        .name("std")
+        .definition(HELLO)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        standard.is_state_machine_type_not_supported(),
+        "{standard:?}"
+    );
+
+    let bad_name = client
+        .create_state_machine()
+        .name("has space")
+        .definition(HELLO)
+        .role_arn(ROLE)
+        .r#type(StateMachineType::Express)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad_name.is_invalid_name(), "{bad_name:?}");
+
+    let invalid = client
+        .create_state_machine()
+        .name("broken")
+        .definition(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}"#)
+        .role_arn(ROLE)
+        .r#type(StateMachineType::Express)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(invalid.is_invalid_definition(), "{invalid:?}");
+    let message = invalid.message().unwrap();
+    assert!(
+        message.starts_with("Invalid State Machine Definition: '"),
+        "{message}"
+    );
+    assert!(message.contains("MISSING_TRANSITION_TARGET"), "{message}");
+    assert!(message.contains("/States/A/Next"), "{message}");
+
+    let bad_arn = client
+        .describe_state_machine()
+        .state_machine_arn("not-an-arn")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad_arn.is_invalid_arn(), "{bad_arn:?}");
+}
+
+#[tokio::test]
+async fn start_sync_execution_succeeds_with_output() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "call", CALL).await;
+    let out = client
+        .start_sync_execution()
+        .state_machine_arn(&arn)
+        .name("order-1")
+        .input(json!({"fn": "echo"}).to_string())
+        .trace_header("Root=1-abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status, SyncExecutionStatus::Succeeded);
+    assert_eq!(out.name(), Some("order-1"));
+    assert_eq!(out.state_machine_arn(), Some(arn.as_str()));
+    assert!(out
+        .execution_arn
+        .starts_with("arn:aws:states:us-east-1:123456789012:express:call:order-1:"));
+    let output: Value = serde_json::from_str(out.output().unwrap()).unwrap();
+    assert_eq!(output, json!({"echoed": true}));
+    assert_eq!(out.input(), Some(r#"{"fn":"echo"}"#));
+    assert_eq!(out.trace_header(), Some("Root=1-abc"));
+    assert!(out.stop_date.as_nanos() >= out.start_date.as_nanos());
+    let billing = out.billing_details().unwrap();
+    assert_eq!(billing.billed_memory_used_in_mb, 64);
+    assert_eq!(billing.billed_duration_in_milliseconds % 100, 0);
+}
+
+#[tokio::test]
+async fn start_sync_execution_reports_failures() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "call", CALL).await;
+    let run = |fun: &'static str| {
+        client
+            .start_sync_execution()
+            .state_machine_arn(&arn)
+            .input(json!({ "fn": fun }).to_string())
+            .send()
+    };
+
+    let failed = run("boom").await.unwrap();
+    assert_eq!(failed.status, SyncExecutionStatus::Failed);
+    assert_eq!(failed.error(), Some("Saga.Broken"));
+    let cause: Value = serde_json::from_str(failed.cause().unwrap()).unwrap();
+    assert_eq!(cause["errorMessage"], "it broke");
+    assert!(failed.output().is_none());
+
+    let missing = run("nobody").await.unwrap();
+    assert_eq!(missing.status, SyncExecutionStatus::Failed);
+    assert_eq!(missing.error(), Some("Lambda.ResourceNotFoundException"));
+    assert!(
+        missing.cause().unwrap().contains("Function not found"),
+        "{:?}",
+        missing.cause()
+    );
+
+    // The mock sleeps 5 s (scaled) and the task allows 2 s (scaled).
+    let slow = run("slow").await.unwrap();
+    assert_eq!(slow.status, SyncExecutionStatus::Failed);
+    assert_eq!(slow.error(), Some("States.Timeout"));
+}
+
+#[tokio::test]
+async fn start_sync_execution_times_out_at_the_top_level() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "wait", WAIT).await;
+    let out = client
+        .start_sync_execution()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status, SyncExecutionStatus::TimedOut);
+    assert_eq!(out.error(), Some("States.Timeout"));
+    assert!(out.output().is_none());
+}
+
+struct Aborts;
+
+#[async_trait::async_trait]
+impl Resources for Aborts {
+    async fn invoke(&self, _: InvokeRequest) -> InvokeResponse {
+        InvokeResponse::Abort
+    }
+}
+
+#[tokio::test]
+async fn an_aborted_execution_is_reported_as_failed() {
+    let client = local_client(&serve_with(SfnApiConfig::default(), Arc::new(Aborts)).await);
+    let arn = create(&client, "call", CALL).await;
+    let out = client
+        .start_sync_execution()
+        .state_machine_arn(&arn)
+        .input(r#"{"fn": "echo"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status, SyncExecutionStatus::Failed);
+    assert_eq!(out.error(), Some(sfn_api::ABORTED_ERROR));
+    assert_eq!(out.cause(), Some(sfn_api::ABORTED_CAUSE));
+}
+
+#[tokio::test]
+async fn start_sync_execution_errors_and_metadata_only() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "hello", HELLO).await;
+
+    let bad_input = client
+        .start_sync_execution()
+        .state_machine_arn(&arn)
+        .input("{not json")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad_input.is_invalid_execution_input(), "{bad_input:?}");
+
+    let unknown = client
+        .start_sync_execution()
+        .state_machine_arn(format!("{arn}-missing"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(unknown.is_state_machine_does_not_exist(), "{unknown:?}");
+
+    let bad_name = client
+        .start_sync_execution()
+        .state_machine_arn(&arn)
+        .name("a/b")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad_name.is_invalid_name(), "{bad_name:?}");
+
+    let quiet = client
+        .start_sync_execution()
+        .state_machine_arn(&arn)
+        .included_data(IncludedData::MetadataOnly)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(quiet.status, SyncExecutionStatus::Succeeded);
+    assert!(quiet.output().is_none() && quiet.input().is_none());
+    assert!(!quiet.output_details().unwrap().included);
+}
+
+#[tokio::test]
+async fn validate_state_machine_definition() {
+    let client = local_client(&serve().await);
+    let ok = client
+        .validate_state_machine_definition()
+        .definition(HELLO)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.result.as_str(), "OK");
+    assert!(ok.diagnostics.is_empty());
+
+    let fail = client
+        .validate_state_machine_definition()
+        .definition(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fail.result.as_str(), "FAIL");
+    let d = &fail.diagnostics[0];
+    assert_eq!(d.severity.as_str(), "ERROR");
+    assert_eq!(d.code, "MISSING_TRANSITION_TARGET");
+    assert_eq!(d.location(), Some("/States/A/Next"));
+}
+
+async fn raw(endpoint: &str, target: Option<&str>, body: &str) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{endpoint}/"))
+        .header("content-type", sfn_api::CONTENT_TYPE)
+        .body(body.to_string());
+    if let Some(t) = target {
+        request = request.header(sfn_api::TARGET_HEADER, t);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    assert_eq!(
+        response.headers()["content-type"],
+        sfn_api::CONTENT_TYPE,
+        "every answer is x-amz-json"
+    );
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn protocol_errors_have_aws_shapes() {
+    let endpoint = serve().await;
+    let (status, body) = raw(&endpoint, Some("AWSStepFunctions.StartExecution"), "{}").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "UnknownOperationException");
+
+    let (status, body) = raw(&endpoint, None, "{}").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "UnknownOperationException");
+
+    let (status, body) = raw(
+        &endpoint,
+        Some("AWSStepFunctions.DescribeStateMachine"),
+        "{}",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "ValidationException");
+    assert_eq!(
+        body["message"],
+        "1 validation error detected: Value null at 'stateMachineArn' failed to satisfy constraint: Member must not be null"
+    );
+
+    let (status, body) = raw(
+        &endpoint,
+        Some("AWSStepFunctions.ListStateMachines"),
+        "{oops",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "SerializationException");
+
+    let (status, body) = raw(&endpoint, Some("AWSStepFunctions.ListStateMachines"), "").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"stateMachines": []}));
+}
+
+#[tokio::test]
+async fn mount_leaves_the_other_routes_alone() {
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route("/", get(|| async { "home" }))
+        .route("/orders", axum::routing::post(|| async { "order" }));
+    let api = Arc::new(SfnApi::new(
+        SfnApiConfig::default(),
+        Arc::new(|_: &ExecutionContext| Arc::new(MockResources::new()) as Arc<dyn Resources>),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, sfn_api::mount(app, api)).await });
+
+    let http = reqwest::Client::new();
+    let home = http.get(format!("{endpoint}/")).send().await.unwrap();
+    assert_eq!(home.text().await.unwrap(), "home");
+    let order = http
+        .post(format!("{endpoint}/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(order.text().await.unwrap(), "order");
+    // A POST / that is not a Step Functions call is the owner's business (here: 405).
+    let plain = http.post(format!("{endpoint}/")).send().await.unwrap();
+    assert_eq!(plain.status().as_u16(), 405);
+
+    let client = local_client(&endpoint);
+    let arn = create(&client, "mounted", HELLO).await;
+    let out = client
+        .start_sync_execution()
+        .state_machine_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status, SyncExecutionStatus::Succeeded);
+    assert_eq!(out.output(), Some(r#"{"hello":"world"}"#));
+}
