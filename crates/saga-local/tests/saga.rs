@@ -561,3 +561,28 @@ where
     }
     out
 }
+
+#[tokio::test]
+async fn an_idempotency_key_expires_after_its_window() {
+    let s = start(Config {
+        time_scale: TIME_SCALE,
+        idempotency_ttl_s: 1,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let c = Client::new(&s);
+    let sku = unique("sku");
+    c.put_stock(&sku, 10).await;
+    let key = unique("key");
+    let first = c.order(&body(&sku, 1), Some(&key), None).await;
+    // Expiry is judged in whole seconds: after two, a one-second binding has certainly lapsed.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let second = c.order(&body(&sku, 1), Some(&key), None).await;
+    assert_eq!((first.status, second.status), (201, 201));
+    assert_ne!(
+        first.body["orderId"], second.body["orderId"],
+        "an expired key makes a new order"
+    );
+    assert_eq!(s.app.store.all_orders().len(), 2);
+}
