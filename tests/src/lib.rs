@@ -1,1 +1,383 @@
-//! placeholder
+//! The contract suite's harness: one [`Target`] per test, speaking HTTP only.
+//!
+//! By default a test starts the real local server in-process on `127.0.0.1:0` (fault injection on, time scaled
+//! down so that step timeouts take milliseconds). With `SAGA_BASE_URL` set the same tests run unchanged against a
+//! deployed stack; the environment then says what that stack allows:
+//!
+//! - `SAGA_FAULT_INJECTION=1`: the stack forwards `X-Saga-Fault` (applied with `enable_fault_injection = true`).
+//!   Without it every fault test prints that it was skipped and why.
+//! - `SAGA_INVENTORY_AUTH_HEADER="Name: value"`: sent with every `PUT /inventory/{sku}`, for a stack whose
+//!   stock route accepts a static credential. A SigV4-protected stage needs per-request signatures instead: set
+//!   `SAGA_SIGV4_REGION` with `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`) and the
+//!   harness signs the PUTs itself.
+//!
+//! Tests create their own data: every sku is unique to the run (see [`Target::sku`]), so runs never collide and
+//! nothing needs cleaning up between them.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
+use saga_local::server::RunningServer;
+use serde_json::{json, Value};
+
+mod sigv4;
+pub mod spec;
+
+/// What a test talks to. Dropping it stops a local server.
+pub struct Target {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// The target honours `X-Saga-Fault`.
+    pub faults: bool,
+    /// The in-process server (local mode only): lets tests say which behaviour is local-only.
+    pub local: bool,
+    auth_header: Option<(HeaderName, HeaderValue)>,
+    signer: Option<sigv4::Signer>,
+    server: Option<RunningServer>,
+}
+
+/// One HTTP answer, read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub method: Method,
+    pub path: String,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+    /// The body as JSON, or `Value::Null` when it is not JSON.
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.header("content-type").unwrap_or("")
+    }
+
+    /// The body's `orderId`, which every saga answer past validation carries.
+    pub fn order_id(&self) -> String {
+        self.body["orderId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no orderId in {self}"))
+            .to_string()
+    }
+}
+
+impl std::fmt::Display for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} -> {} [{}] {}",
+            self.method,
+            self.path,
+            self.status.as_u16(),
+            self.content_type(),
+            self.text
+        )
+    }
+}
+
+/// A run id, so that skus made by this run cannot collide with another run against the same stack.
+fn run_id() -> &'static str {
+    static RUN: OnceLock<String> = OnceLock::new();
+    RUN.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_string())
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+}
+
+impl Target {
+    /// A fresh local server, or the deployed stack named by `SAGA_BASE_URL`.
+    pub async fn start() -> Target {
+        let client = reqwest::Client::builder()
+            // A saga answers within the workflow's 27 s budget; past 40 s something else is wrong.
+            .timeout(Duration::from_secs(40))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client");
+        let auth_header = std::env::var("SAGA_INVENTORY_AUTH_HEADER").ok().map(|h| {
+            let (name, value) = h
+                .split_once(':')
+                .expect("SAGA_INVENTORY_AUTH_HEADER is `Name: value`");
+            (
+                HeaderName::from_bytes(name.trim().as_bytes()).expect("a header name"),
+                HeaderValue::from_str(value.trim()).expect("a header value"),
+            )
+        });
+        match std::env::var("SAGA_BASE_URL") {
+            Ok(base) if !base.trim().is_empty() => Target {
+                base: base.trim().trim_end_matches('/').to_string(),
+                client,
+                faults: env_flag("SAGA_FAULT_INJECTION"),
+                local: false,
+                auth_header,
+                signer: sigv4::Signer::from_env(),
+                server: None,
+            },
+            _ => {
+                let server = saga_local::server::start(saga_local::Config {
+                    fault_injection: true,
+                    time_scale: 0.01,
+                    ..Default::default()
+                })
+                .await
+                .expect("the local server starts");
+                Target {
+                    base: server.url(),
+                    client,
+                    faults: true,
+                    local: true,
+                    auth_header,
+                    signer: None,
+                    server: Some(server),
+                }
+            }
+        }
+    }
+
+    /// Stops a local server gracefully (a test that ends without calling this drops it instead).
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.expect("the server stops cleanly");
+        }
+    }
+
+    /// Prints why a fault test does not run here and returns true when it should be skipped.
+    pub fn skip_without_faults(&self, test: &str) -> bool {
+        if !self.faults {
+            eprintln!(
+                "SKIPPED {test}: the target does not honour X-Saga-Fault (set SAGA_FAULT_INJECTION=1 for a stack \
+                 applied with enable_fault_injection=true)"
+            );
+        }
+        !self.faults
+    }
+
+    /// Prints why a local-only test does not run here and returns true when it should be skipped.
+    pub fn skip_unless_local(&self, test: &str, why: &str) -> bool {
+        if !self.local {
+            eprintln!("SKIPPED {test}: {why}");
+        }
+        !self.local
+    }
+
+    /// A sku no other test or run uses.
+    pub fn sku(&self, what: &str) -> String {
+        let n = uuid::Uuid::new_v4().simple().to_string();
+        format!("ct-{}-{what}-{}", run_id(), &n[..8])
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self.client.request(method.clone(), &url);
+        let mut names = Vec::new();
+        for (name, value) in headers {
+            names.push(name.to_ascii_lowercase());
+            request = request.header(*name, *value);
+        }
+        let body = body.unwrap_or_default();
+        if method == Method::PUT && path.starts_with("/inventory/") {
+            if let Some((name, value)) = &self.auth_header {
+                request = request.header(name.clone(), value.clone());
+            }
+            if let Some(signer) = &self.signer {
+                for (name, value) in signer.sign("PUT", &url, headers, &body) {
+                    request = request.header(name, value);
+                }
+            }
+        }
+        if !body.is_empty() || method == Method::POST || method == Method::PUT {
+            request = request.body(body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            method,
+            path: path.to_string(),
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, &[], None).await
+    }
+
+    /// `POST /orders` with a JSON body and extra headers.
+    pub async fn post_order(&self, body: &Value, headers: &[(&str, &str)]) -> Reply {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.send(
+            Method::POST,
+            "/orders",
+            &all,
+            Some(body.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    /// `POST /orders` with raw bytes and exactly the headers given.
+    pub async fn post_raw(&self, body: &[u8], headers: &[(&str, &str)]) -> Reply {
+        self.send(Method::POST, "/orders", headers, Some(body.to_vec()))
+            .await
+    }
+
+    /// Sets a sku's stock and checks the answer.
+    pub async fn put_stock(&self, sku: &str, available: u64) -> Reply {
+        let reply = self
+            .send(
+                Method::PUT,
+                &format!("/inventory/{}", encode_segment(sku)),
+                &[("content-type", "application/json")],
+                Some(json!({ "available": available }).to_string().into_bytes()),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply}");
+        reply
+    }
+
+    /// A new sku with this much stock.
+    pub async fn stocked_sku(&self, what: &str, available: u64) -> String {
+        let sku = self.sku(what);
+        self.put_stock(&sku, available).await;
+        sku
+    }
+
+    /// `(available, reserved)` of a sku that must exist.
+    pub async fn stock(&self, sku: &str) -> (u64, u64) {
+        let reply = self
+            .get(&format!("/inventory/{}", encode_segment(sku)))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply}");
+        spec::assert_conforms(&reply);
+        (
+            reply.body["available"].as_u64().expect("available"),
+            reply.body["reserved"].as_u64().expect("reserved"),
+        )
+    }
+
+    /// The order as `GET /orders/{id}` shows it.
+    pub async fn order(&self, order_id: &str) -> Reply {
+        let reply = self
+            .get(&format!("/orders/{}", encode_segment(order_id)))
+            .await;
+        spec::assert_conforms(&reply);
+        reply
+    }
+
+    /// Polls until `check` holds, for effects that land after the answer (late commits, repairs, the sweeper).
+    /// Bounded by count, and fails with the last value seen.
+    pub async fn eventually<T: std::fmt::Debug, F, Fut>(
+        &self,
+        what: &str,
+        mut probe: F,
+        check: impl Fn(&T) -> bool,
+    ) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let attempts = if self.local { 600 } else { 180 };
+        let pause = if self.local {
+            Duration::from_millis(25)
+        } else {
+            Duration::from_secs(1)
+        };
+        let mut last = probe().await;
+        for _ in 0..attempts {
+            if check(&last) {
+                return last;
+            }
+            tokio::time::sleep(pause).await;
+            last = probe().await;
+        }
+        panic!("{what} never happened; last seen: {last:?}");
+    }
+}
+
+/// Percent-encodes one path segment: everything but unreserved characters.
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `{"customerId": .., "items": [{sku, quantity}..]}`.
+pub fn order_body(customer: &str, lines: &[(&str, u64)]) -> Value {
+    json!({
+        "customerId": customer,
+        "items": lines.iter().map(|(sku, q)| json!({"sku": sku, "quantity": q})).collect::<Vec<_>>(),
+    })
+}
+
+/// Checks an error answer: problem+json, the given status and type, the compensation state, and the members
+/// every problem has.
+pub fn assert_problem(reply: &Reply, status: u16, kind: &str, compensation: &str) {
+    assert_eq!(reply.status.as_u16(), status, "{reply}");
+    assert!(
+        reply.content_type().starts_with("application/problem+json"),
+        "{reply}"
+    );
+    let b = &reply.body;
+    assert_eq!(b["type"], format!("/problems/{kind}"), "{reply}");
+    assert_eq!(b["status"], status, "{reply}");
+    assert_eq!(b["compensation"], compensation, "{reply}");
+    for member in ["title", "detail"] {
+        assert!(
+            b[member].as_str().is_some_and(|s| !s.is_empty()),
+            "{member} missing: {reply}"
+        );
+    }
+    spec::assert_conforms(reply);
+}
+
+/// A 400 whose `errors` (local only: API Gateway's validator gives its message in `detail`) name this pointer.
+pub fn assert_invalid_at(target: &Target, reply: &Reply, pointer: &str) {
+    assert_problem(reply, 400, "validation-failed", "not-needed");
+    assert!(
+        reply.header("x-saga-execution").is_none(),
+        "a rejected request started an execution: {reply}"
+    );
+    if target.local {
+        let errors = reply.body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no errors list: {reply}"));
+        // A schema error about a member that should not be there (or is missing) points at the object that
+        // holds it and names the member in its message; the order rules point at the member itself.
+        let (parent, member) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+        assert!(
+            errors.iter().any(|e| e["pointer"] == pointer
+                || (e["pointer"] == parent
+                    && e["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains(&format!("'{member}'"))))),
+            "no error at {pointer:?}: {reply}"
+        );
+    }
+}

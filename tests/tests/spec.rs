@@ -1,0 +1,302 @@
+//! `docs/openapi.yaml` against what it describes: the request schema file, the workflow's problem states, the
+//! server's routes and problem types, and the production gateway's answers. A change to any of them that the
+//! spec does not follow fails here.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use contract_tests::spec::{resolve, response, spec, validate};
+use contract_tests::Target;
+use regex::Regex;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn problem_types() -> BTreeSet<String> {
+    spec()["components"]["schemas"]["ProblemType"]["enum"]
+        .as_array()
+        .expect("ProblemType is an enum")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_order_request_schema_is_the_schema_file() {
+    let media = &spec()["paths"]["/orders"]["post"]["requestBody"]["content"]["application/json"];
+    let reference = media["schema"]["$ref"]
+        .as_str()
+        .expect("a $ref, not an inline copy");
+    let file = repo().join("docs").join(reference);
+    let on_disk: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    // The server validates with the text it embeds; the spec must name that same document.
+    let served: Value = serde_json::from_str(saga_local::app::REQUEST_SCHEMA).unwrap();
+    assert_eq!(
+        on_disk,
+        served,
+        "{} is not the schema the server uses",
+        file.display()
+    );
+    // And API Gateway's model is built from the same file.
+    assert!(read("terraform/apigateway.tf")
+        .contains(r#"file("${path.module}/../schemas/order-request.schema.json")"#));
+}
+
+#[test]
+fn the_spec_examples_are_valid() {
+    let schema: Value = serde_json::from_str(saga_local::app::REQUEST_SCHEMA).unwrap();
+    let validator = jsonschema::draft4::new(&schema).unwrap();
+    let examples = &spec()["paths"]["/orders"]["post"]["requestBody"]["content"]
+        ["application/json"]["examples"];
+    for (name, example) in examples.as_object().unwrap() {
+        assert!(validator.is_valid(&example["value"]), "example {name}");
+        assert!(saga_domain::validate::validate_order_request(&example["value"]).is_ok());
+    }
+}
+
+/// Every Problem* state of the workflow: its answer is documented for `POST /orders` and fits the schema there.
+#[test]
+fn every_workflow_problem_is_documented() {
+    let workflow: Value = serde_json::from_str(&read("workflow.asl.json")).unwrap();
+    let types = problem_types();
+    let mut seen = 0;
+    for (name, state) in workflow["States"].as_object().unwrap() {
+        if !name.starts_with("Problem") {
+            continue;
+        }
+        seen += 1;
+        let params = state["Parameters"].as_object().unwrap();
+        // A sample of what the state produces: paths and intrinsics become strings.
+        let mut sample = serde_json::Map::new();
+        for (k, v) in params {
+            match k.strip_suffix(".$") {
+                Some(k) => sample.insert(k.to_string(), json!(format!("sample {k}"))),
+                None => sample.insert(k.clone(), v.clone()),
+            };
+        }
+        let sample = Value::Object(sample);
+        let kind = sample["type"].as_str().unwrap();
+        assert!(types.contains(kind), "{name}: {kind} is not in ProblemType");
+        let status = sample["status"].as_u64().unwrap() as u16;
+        let documented = response("post", "/orders", status)
+            .unwrap_or_else(|| panic!("{name}: POST /orders does not document {status}"));
+        let schema = &documented["content"]["application/problem+json"]["schema"];
+        if let Err(e) = validate(schema, &sample) {
+            panic!("{name}'s answer does not fit the spec's {status}: {e:?}");
+        }
+        assert_eq!(state["Next"], "Reject", "{name} must end the execution");
+    }
+    assert!(seen >= 10, "found only {seen} Problem* states");
+}
+
+/// `(status, type)` pairs a source file produces, by the shapes the code and templates use.
+fn produced_problems() -> Vec<(String, Option<u16>, String)> {
+    let mut out = Vec::new();
+    let status_of = |name: &str| -> u16 {
+        match name {
+            "BAD_REQUEST" => 400,
+            "NOT_FOUND" => 404,
+            "METHOD_NOT_ALLOWED" => 405,
+            "PAYLOAD_TOO_LARGE" => 413,
+            "UNSUPPORTED_MEDIA_TYPE" => 415,
+            "SERVICE_UNAVAILABLE" => 503,
+            other => panic!("the spec test does not know StatusCode::{other}; add it"),
+        }
+    };
+    let new_problem = Regex::new(r#"StatusCode::([A-Z_]+),\s*"([a-z-]+)""#).unwrap();
+    for file in [
+        "crates/saga-local/src/gateway.rs",
+        "crates/saga-local/src/problem.rs",
+    ] {
+        for c in new_problem.captures_iter(&read(file)) {
+            out.push((
+                file.into(),
+                Some(status_of(&c[1])),
+                format!("/problems/{}", &c[2]),
+            ));
+        }
+    }
+    let pending = Regex::new(r#"pending\(\s*"([a-z-]+)""#).unwrap();
+    for c in pending.captures_iter(&read("crates/saga-local/src/mapping.rs")) {
+        out.push((
+            "mapping.rs".into(),
+            Some(500),
+            format!("/problems/{}", &c[1]),
+        ));
+    }
+    let literal =
+        Regex::new(r#""type":"(/problems/[a-z-]+)","title":"[^"]*","status":(\d+)"#).unwrap();
+    let dir = repo().join("terraform/templates");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for c in literal.captures_iter(&text) {
+            out.push((
+                path.display().to_string(),
+                c[2].parse().ok(),
+                c[1].to_string(),
+            ));
+        }
+    }
+    let gateway = Regex::new(r#"status = (\d+|null), type = "(/problems/[a-z-]+)""#).unwrap();
+    for c in gateway.captures_iter(&read("terraform/api_stage.tf")) {
+        out.push(("api_stage.tf".into(), c[1].parse().ok(), c[2].to_string()));
+    }
+    assert!(
+        out.len() > 20,
+        "the source patterns found too little: {out:?}"
+    );
+    out
+}
+
+#[test]
+fn every_problem_type_the_servers_produce_is_in_the_spec() {
+    let types = problem_types();
+    let produced = produced_problems();
+    for (file, _, kind) in &produced {
+        assert!(
+            types.contains(kind),
+            "{file} produces {kind}, which ProblemType lacks"
+        );
+    }
+    // And the other way round: no type is documented that nothing produces.
+    let workflow = read("workflow.asl.json");
+    for kind in &types {
+        assert!(
+            produced.iter().any(|(_, _, k)| k == kind) || workflow.contains(kind.as_str()),
+            "ProblemType lists {kind}, which nothing produces"
+        );
+    }
+}
+
+/// A problem of this status and type is accepted by some operation's documented answer.
+fn documented_somewhere(status: u16, kind: &str) -> bool {
+    let sample = json!({
+        "type": kind, "title": "t", "status": status, "detail": "d",
+        "orderId": "o", "compensation": "not-needed",
+    });
+    spec()["paths"].as_object().unwrap().values().any(|item| {
+        item.as_object().unwrap().values().any(|op| {
+            op.get("responses")
+                .and_then(|r| r.get(status.to_string()))
+                .map(resolve)
+                .and_then(|r| r.pointer("/content/application~1problem+json/schema"))
+                .is_some_and(|schema| {
+                    ["not-needed", "completed", "pending"].iter().any(|c| {
+                        let mut s = sample.clone();
+                        s["compensation"] = json!(c);
+                        validate(schema, &s).is_ok()
+                    })
+                })
+        })
+    })
+}
+
+#[test]
+fn every_status_the_servers_produce_is_documented_with_its_type() {
+    for (file, status, kind) in produced_problems() {
+        // The router's own fallbacks answer for paths and methods the spec does not have, by definition.
+        if matches!(
+            kind.as_str(),
+            "/problems/not-found" | "/problems/method-not-allowed"
+        ) {
+            continue;
+        }
+        // API Gateway's DEFAULT_4XX/5XX cover statuses that no route documents on purpose.
+        let Some(status) = status else { continue };
+        assert!(
+            documented_somewhere(status, &kind),
+            "{file}: {status} {kind} is not a documented answer of any operation"
+        );
+    }
+}
+
+#[test]
+fn every_route_of_the_server_is_in_the_spec() {
+    let route = Regex::new(r#"\.route\(\s*"([^"]+)",\s*([^\n]+)"#).unwrap();
+    let gateway = read("crates/saga-local/src/gateway.rs");
+    let param = Regex::new(r"\{[^}]+\}").unwrap();
+    let normalise = |p: &str| param.replace_all(p, "{}").to_string();
+    let spec_paths: Vec<(String, &Value)> = spec()["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(p, item)| (normalise(p), item))
+        .collect();
+    let mut routes = 0;
+    for c in route.captures_iter(&gateway) {
+        let path = normalise(&c[1]);
+        let (_, item) = spec_paths
+            .iter()
+            .find(|(p, _)| *p == path)
+            .unwrap_or_else(|| panic!("route {} is not in the spec", &c[1]));
+        for method in ["get", "post", "put", "delete", "patch"] {
+            let routed =
+                c[2].contains(&format!("{method}(")) || c[2].starts_with(&format!("{method}("));
+            if routed {
+                routes += 1;
+                assert!(
+                    item.get(method).is_some(),
+                    "{method} {} is not in the spec",
+                    &c[1]
+                );
+            }
+        }
+    }
+    assert!(routes >= 5, "found {routes} routes in gateway.rs");
+}
+
+/// Each documented operation is served (no router fallback), and its answer is one the spec documents.
+#[tokio::test]
+async fn every_operation_in_the_spec_is_served() {
+    let t = Target::start().await;
+    if t.skip_unless_local(
+        "every_operation_in_the_spec_is_served",
+        "checks the local router",
+    ) {
+        return;
+    }
+    let sku = t.stocked_sku("spec", 5).await;
+    for (template, item) in spec()["paths"].as_object().unwrap() {
+        for (method, _) in item
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(m, _)| *m != "parameters")
+        {
+            let path = template
+                .replace("{orderId}", "no-such-order")
+                .replace("{sku}", &sku);
+            let body = match method.as_str() {
+                "post" => Some(json!({"customerId": "c", "items": [{"sku": sku, "quantity": 1}]})),
+                "put" => Some(json!({"available": 5})),
+                _ => None,
+            };
+            let headers: &[(&str, &str)] = if body.is_some() {
+                &[("content-type", "application/json")]
+            } else {
+                &[]
+            };
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let reply = t
+                .send(m, &path, headers, body.map(|b| b.to_string().into_bytes()))
+                .await;
+            assert!(
+                !matches!(
+                    reply.body["type"].as_str(),
+                    Some("/problems/not-found" | "/problems/method-not-allowed")
+                ),
+                "{reply}"
+            );
+            contract_tests::spec::assert_conforms(&reply);
+        }
+    }
+    t.stop().await;
+}
