@@ -25,7 +25,7 @@ pub struct Args {
     /// Run this definition instead of the shipped workflow.asl.json (placeholders are filled the same way).
     #[arg(long)]
     pub definition: Option<PathBuf>,
-    /// Keep the repair queue's journal here, so owed repairs survive a restart.
+    /// Keep the store's and the repair queue's journals here, so data and owed repairs survive a restart.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// How long an Idempotency-Key stays bound to its order.

@@ -27,7 +27,7 @@ pub struct Config {
     pub time_scale: f64,
     /// Another definition than the shipped `workflow.asl.json` (its text, placeholders unfilled).
     pub definition: Option<String>,
-    /// Where the repair queue keeps its journal; in memory when absent.
+    /// Where the store and the repair queue keep their journals; in memory when absent.
     pub data_dir: Option<PathBuf>,
     pub idempotency_ttl_s: i64,
     pub sweep_interval: Duration,
@@ -36,6 +36,9 @@ pub struct Config {
     pub sweep_after: Option<Duration>,
     /// First delay of the repair worker's exponential backoff.
     pub repair_backoff: Duration,
+    /// Run the repair worker. Off leaves repairs queued (durably, with a data directory), as when the
+    /// production worker is down.
+    pub repair_worker: bool,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             sweep_interval: Duration::from_secs(5),
             sweep_after: None,
             repair_backoff: Duration::from_millis(200),
+            repair_worker: true,
         }
     }
 }
@@ -65,6 +69,8 @@ pub enum AppError {
     TimeScale(f64),
     #[error(transparent)]
     RepairQueue(#[from] RepairQueueError),
+    #[error(transparent)]
+    Store(#[from] saga_store::memory::OpenError),
 }
 
 /// What the engine's resources reach: the handlers' dependencies.
@@ -126,7 +132,10 @@ impl App {
             serde_json::from_str(REQUEST_SCHEMA).map_err(|e| AppError::Schema(e.to_string()))?;
         let schema =
             jsonschema::draft4::new(&schema_doc).map_err(|e| AppError::Schema(e.to_string()))?;
-        let store = Arc::new(MemoryStore::new());
+        let store = Arc::new(match &config.data_dir {
+            Some(dir) => MemoryStore::open(dir)?,
+            None => MemoryStore::new(),
+        });
         let repair = Arc::new(RepairQueue::open(
             config.data_dir.as_deref(),
             config.repair_backoff,

@@ -22,11 +22,13 @@ pub async fn run(
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let worker = tokio::spawn(app.shared.repair.clone().run_worker(
-        app.shared.orders.clone(),
-        app.shared.inventory.clone(),
-        stopped(stop_rx.clone()),
-    ));
+    let worker = app.config.repair_worker.then(|| {
+        tokio::spawn(app.shared.repair.clone().run_worker(
+            app.shared.orders.clone(),
+            app.shared.inventory.clone(),
+            stopped(stop_rx.clone()),
+        ))
+    });
     let sweeper = tokio::spawn(crate::sweeper::run(
         app.shared.orders.clone(),
         app.shared.inventory.clone(),
@@ -38,7 +40,9 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop_tx.send(true);
-    let _ = worker.await;
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     let _ = sweeper.await;
     served
 }

@@ -586,3 +586,80 @@ async fn an_idempotency_key_expires_after_its_window() {
     );
     assert_eq!(s.app.store.all_orders().len(), 2);
 }
+
+#[tokio::test]
+async fn with_a_data_dir_orders_stock_and_owed_repairs_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || Config {
+        fault_injection: true,
+        time_scale: TIME_SCALE,
+        data_dir: Some(dir.path().to_path_buf()),
+        // The first server has no repair worker, as if production's were down: the repair stays owed.
+        repair_worker: false,
+        sweep_interval: Duration::from_secs(3600),
+        ..Config::default()
+    };
+    let sku = unique("sku");
+    let (confirmed, pending) = {
+        let s = start(config()).await.unwrap();
+        let c = Client::new(&s);
+        c.put_stock(&sku, 10).await;
+        let ok = c.order(&body(&sku, 2), None, None).await;
+        // release-stock fails every attempt: the repair is queued.
+        let bad = c
+            .order(
+                &body(&sku, 3),
+                None,
+                Some("reserve-stock=error-after-commit,release-stock=error"),
+            )
+            .await;
+        assert_eq!((ok.status, bad.status), (201, 500), "{}", bad.body);
+        assert_eq!(s.app.shared.repair.stats().pending, 1);
+        assert_eq!(
+            s.app
+                .shared
+                .inventory
+                .get_stock(&sku)
+                .await
+                .unwrap()
+                .unwrap()
+                .reserved,
+            5
+        );
+        s.shutdown().await.unwrap();
+        (ok, bad)
+    };
+    let s = start(Config {
+        repair_worker: true,
+        ..config()
+    })
+    .await
+    .unwrap();
+    s.app.shared.repair.wait_idle().await;
+    let order: Value = reqwest::get(format!(
+        "{}/orders/{}",
+        s.url(),
+        confirmed.body["orderId"].as_str().unwrap()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(order["status"], "CONFIRMED", "the confirmed order survived");
+    assert_atomic(&s, &pending, &[(&sku, 10)]).await;
+    let level = s
+        .app
+        .shared
+        .inventory
+        .get_stock(&sku)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (level.available, level.reserved),
+        (8, 2),
+        "the owed repair ran after the restart"
+    );
+    assert_eq!(s.app.shared.repair.stats().repaired, 1);
+}
