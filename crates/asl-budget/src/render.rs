@@ -27,7 +27,7 @@ fn path_table(out: &mut String, path: &Path, indent: usize) {
     let _ = writeln!(
         out,
         "{pad}{:<width$}  {:<8}  {:<7}  {:>9}  {:>10}  how",
-        "state", "type", "via", "state", "cumulative"
+        "state", "type", "via", "seconds", "cumulative"
     );
     for step in &path.steps {
         let _ = writeln!(

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod budget;
 mod serve;
 
 #[derive(Parser)]
@@ -25,6 +26,9 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default when no subcommand is given).
     Serve(serve::Args),
+    /// Prove from the definition that every path ends before the workflow's timeout, and that timeout before the
+    /// gateway's.
+    Budget(budget::Args),
 }
 
 fn init_tracing() {
@@ -50,6 +54,7 @@ async fn main() -> ExitCode {
         .unwrap_or_else(|| Command::Serve(serve::Args::default()))
     {
         Command::Serve(args) => serve::run(args).await,
+        Command::Budget(args) => budget::run(args),
     };
     match result {
         Ok(code) => code,
