@@ -30,8 +30,7 @@ fn path_table(out: &mut String, path: &Path, indent: usize) {
         "state", "type", "via", "seconds", "cumulative"
     );
     for step in &path.steps {
-        let _ = writeln!(
-            out,
+        let line = format!(
             "{pad}{:<width$}  {:<8}  {:<7}  {:>9}  {:>10}  {}",
             step.state,
             step.state_type,
@@ -40,6 +39,7 @@ fn path_table(out: &mut String, path: &Path, indent: usize) {
             format_seconds(step.cumulative_seconds),
             step.detail
         );
+        let _ = writeln!(out, "{}", line.trim_end());
         if let Some(inner) = &step.inner {
             path_table(out, inner, indent + 4);
         }
@@ -110,7 +110,8 @@ pub fn render_text(report: &Report, source: &str) -> String {
         show(worst),
         show(timeout),
         verdict(report.verdict.worst_within_timeout),
-        show(report.slack_seconds())
+        // An unbounded path leaves no slack at all, not "unbounded" slack.
+        show(report.slack_seconds().filter(|s| s.is_finite()))
     );
     let _ = writeln!(
         out,

@@ -5,6 +5,7 @@
 //! bounds into [`asl_budget::Options`] and chooses the output format. The exit status is the
 //! verdict, so CI can run `saga budget` as a check.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -89,19 +90,26 @@ pub fn run(args: Args) -> crate::CmdResult {
         map_max_items: to_bound(&args.assume_map_items),
     };
     let report = asl_budget::analyse_definition(&text, &options);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    let out = if args.json {
+        serde_json::to_string_pretty(&report.to_json())? + "\n"
     } else {
-        print!(
-            "{}",
-            asl_budget::render_text(&report, &path.display().to_string())
-        );
-    }
-    Ok(if report.ok() {
+        // A definition found by searching upwards is named relative to where the command ran.
+        let shown = std::env::current_dir()
+            .ok()
+            .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+            .unwrap_or_else(|| path.clone());
+        asl_budget::render_text(&report, &shown.display().to_string())
+    };
+    let code = if report.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    };
+    // `saga budget | head` closes the pipe early; the verdict still stands, so that is not an error.
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(code),
+    }
 }
 
 #[cfg(test)]
