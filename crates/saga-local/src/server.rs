@@ -11,6 +11,8 @@ use tokio::task::JoinHandle;
 
 use crate::app::{App, AppError, Config};
 use crate::gateway;
+use crate::resources::ExecutionResources;
+use saga_domain::FaultPlan;
 
 /// Serves `app` on `listener` until `shutdown` resolves, running the repair worker and the sweeper beside it.
 pub async fn run(
@@ -36,7 +38,8 @@ pub async fn run(
         app.sweep_after(),
         stopped(stop_rx.clone()),
     ));
-    let served = axum::serve(listener, gateway::router(app))
+    let api = step_functions_api(&app).await;
+    let served = axum::serve(listener, sfn_api::mount(gateway::router(app), api))
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop_tx.send(true);
@@ -45,6 +48,44 @@ pub async fn run(
     }
     let _ = sweeper.await;
     served
+}
+
+/// The Step Functions JSON API beside the HTTP API, with the order saga already created as an Express state
+/// machine, so the AWS SDKs and CLI can call `StartSyncExecution` on it. Lambda tasks of any definition created
+/// there reach the same in-process handlers, by function name.
+async fn step_functions_api(app: &Arc<App>) -> Arc<sfn_api::SfnApi> {
+    let shared = app.shared.clone();
+    let factory: sfn_api::ResourcesFactory = Arc::new(move |_ctx: &sfn_api::ExecutionContext| {
+        Arc::new(ExecutionResources {
+            shared: shared.clone(),
+            plan: FaultPlan::none(),
+        }) as Arc<dyn asl_engine::Resources>
+    });
+    let api = Arc::new(sfn_api::SfnApi::new(
+        sfn_api::SfnApiConfig {
+            region: crate::app::REGION.into(),
+            account_id: crate::app::ACCOUNT.into(),
+            time_scale: app.config.time_scale,
+            log_history: false,
+        },
+        factory,
+    ));
+    let created = api
+        .call(
+            "CreateStateMachine",
+            serde_json::json!({
+                "name": crate::app::STATE_MACHINE_NAME,
+                "definition": app.machine.definition().to_string(),
+                "roleArn": format!("arn:aws:iam::{}:role/order-saga", crate::app::ACCOUNT),
+                "type": "EXPRESS",
+            }),
+        )
+        .await;
+    if let Err(e) = created {
+        // The definition already loaded once, so this cannot fail; if it does, the HTTP API still works.
+        tracing::warn!(error = %e, "could not register the order saga with the Step Functions API");
+    }
+    api
 }
 
 /// A server running in the background of this process: what tests, the chaos run and benchmarks start.

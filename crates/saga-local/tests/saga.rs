@@ -663,3 +663,45 @@ async fn with_a_data_dir_orders_stock_and_owed_repairs_survive_a_restart() {
     );
     assert_eq!(s.app.shared.repair.stats().repaired, 1);
 }
+
+#[tokio::test]
+async fn the_aws_sdk_runs_the_saga_through_the_step_functions_api() {
+    let s = server().await;
+    let c = Client::new(&s);
+    let sku = unique("sku");
+    c.put_stock(&sku, 4).await;
+    let sfn = sfn_api::client::local_client(&s.url());
+    let machines = sfn.list_state_machines().send().await.unwrap();
+    let arn = machines.state_machines()[0].state_machine_arn().to_string();
+    assert!(arn.ends_with(":stateMachine:order-saga"), "{arn}");
+    let input = json!({"request": body(&sku, 3), "idempotencyKey": null, "faults": null, "requestId": "r-1"});
+    let out = sfn
+        .start_sync_execution()
+        .state_machine_arn(&arn)
+        .input(input.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status().as_str(), "SUCCEEDED");
+    let output: Value = serde_json::from_str(out.output().unwrap()).unwrap();
+    assert_eq!(output["statusCode"], 201);
+    assert_eq!(output["body"]["status"], "CONFIRMED");
+    let again = sfn
+        .start_sync_execution()
+        .state_machine_arn(&arn)
+        .input(input.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status().as_str(),
+        "FAILED",
+        "only 1 of 4 left: the second saga is refused"
+    );
+    assert_eq!(again.error(), Some("Saga.InsufficientStock"));
+    let problem: Value = serde_json::from_str(again.cause().unwrap()).unwrap();
+    assert_eq!(
+        (problem["status"].as_u64(), problem["compensation"].as_str()),
+        (Some(409), Some("completed"))
+    );
+}
