@@ -23,12 +23,8 @@ async fn a_confirmed_order_answers_201_with_location_and_execution() {
         reply.header("location"),
         Some(format!("/orders/{id}").as_str())
     );
-    assert!(reply
-        .header("x-saga-execution")
-        .is_some_and(
-            |arn| arn.starts_with("arn:aws:states:") && arn.contains(":express:")
-                || arn.contains(":execution:")
-        ));
+    let execution = reply.header("x-saga-execution").unwrap_or_default();
+    assert!(execution.starts_with("arn:aws:states:"), "{reply}");
 
     // The Location header is a working link.
     let order = t.get(reply.header("location").unwrap()).await;
