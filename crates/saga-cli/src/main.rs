@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod budget;
+mod run;
 mod serve;
+mod validate;
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +28,10 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default when no subcommand is given).
     Serve(serve::Args),
+    /// Run a definition once, locally, with mocked Tasks, and print the StartSyncExecution result.
+    Run(run::Args),
+    /// Check a definition as ValidateStateMachineDefinition does, printing each problem with its JSON location.
+    Validate(validate::Args),
     /// Prove from the definition that every path ends before the workflow's timeout, and that timeout before the
     /// gateway's.
     Budget(budget::Args),
@@ -54,6 +60,8 @@ async fn main() -> ExitCode {
         .unwrap_or_else(|| Command::Serve(serve::Args::default()))
     {
         Command::Serve(args) => serve::run(args).await,
+        Command::Run(args) => run::run(args).await,
+        Command::Validate(args) => validate::run(args),
         Command::Budget(args) => budget::run(args),
     };
     match result {

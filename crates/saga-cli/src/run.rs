@@ -1,0 +1,251 @@
+//! `saga run`: one execution of any definition, locally, answered as StartSyncExecution would.
+//!
+//! Task states call [`sfn_api::mock::MockResources`], filled from `--mock`; nothing real is
+//! invoked, so a definition can be tried before any function exists. Definitions written as
+//! Terraform templates (`${Name}` placeholders, as `workflow.asl.json` is) are filled from
+//! `--var` the way `templatefile` fills them, and a placeholder left unfilled is an error rather
+//! than a function literally named `${...}`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use asl_engine::{execute, ExecutionOptions, ExecutionStatus, StateMachine};
+use serde_json::Value;
+use sfn_api::mock::MockResources;
+
+use crate::CmdResult;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Exit status: 0 when the execution SUCCEEDED; 1 when it FAILED or TIMED_OUT, or could not start
+(unreadable or invalid definition, input or mock file).
+
+The result (StartSyncExecution's response body) goes to stdout; --history writes the events, one
+Express CloudWatch Logs record per line, to stderr.
+
+Mock file: a JSON object from function name or ARN to a Lambda Invoke result, or to a list of them
+used one per call (the last repeats):
+  {\"create-order\": {\"StatusCode\": 200, \"Payload\": \"{\\\"orderId\\\":\\\"o-1\\\"}\"},
+   \"reserve-stock\": [{\"FunctionError\": \"Unhandled\", \"Payload\": {\"errorType\": \"Saga.Transient\"}},
+                     {\"Payload\": {\"reserved\": true}}],
+   \"confirm-order\": {\"sleep\": 30},
+   \"cancel-order\": {\"ServiceError\": {\"Code\": \"TooManyRequestsException\", \"Message\": \"Rate exceeded\"}}}
+\"Payload\" is the response body as a string, or any JSON value; \"sleep\" waits (scaled by
+--time-scale) before answering, to reach a Task's TimeoutSeconds. A function with no entry fails
+with Lambda.ResourceNotFoundException, as on AWS. See docs/local-mode.md.
+
+Examples:
+  saga run hello.asl.json --input '{\"name\": \"Ada\"}'
+  saga run flow.asl.json --input @input.json --mock mocks.json --history
+  saga run workflow.asl.json --var CreateOrderFunctionArn=create-order --var ReserveStockFunctionArn=reserve-stock \\
+      --var ConfirmOrderFunctionArn=confirm-order --var ReleaseStockFunctionArn=release-stock \\
+      --var CancelOrderFunctionArn=cancel-order --var RepairQueueUrl=http://localhost/repair \\
+      --mock mocks.json --input @order.json --name order-1 --time-scale 0.1")]
+pub struct Args {
+    /// The state machine definition (Amazon States Language, JSONPath), or - for stdin.
+    pub definition: PathBuf,
+    /// The execution input: JSON text, or @FILE to read it from a file.
+    #[arg(long, default_value = "{}", value_name = "JSON|@FILE")]
+    pub input: String,
+    /// Canned results for Task states, per function name or ARN (format below).
+    #[arg(long, value_name = "FILE")]
+    pub mock: Option<PathBuf>,
+    /// Fill a ${NAME} placeholder of the definition, as Terraform's templatefile does.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// The execution name ($$.Execution.Name); a fresh UUID by default.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print the execution's events (Express CloudWatch Logs records) to stderr.
+    #[arg(long)]
+    pub history: bool,
+    /// Multiply every TimeoutSeconds, retry delay, Wait and mock sleep by this factor.
+    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    pub time_scale: f64,
+}
+
+pub async fn run(args: Args) -> CmdResult {
+    if !(args.time_scale.is_finite() && args.time_scale >= 0.0) {
+        return Err("--time-scale must be a non-negative number".into());
+    }
+    let text = read_definition(&args.definition, &args.vars)?;
+    let machine = StateMachine::from_json(&text).map_err(|e| {
+        let mut message = format!("{} is not a valid definition:", args.definition.display());
+        for d in &e.diagnostics {
+            message.push_str(&format!("\n  {}: {} ({})", d.location, d.message, d.code));
+        }
+        message
+    })?;
+    let input = read_input(&args.input)?;
+    let mocks = match &args.mock {
+        Some(path) => {
+            let value = read_json_file(path)?;
+            MockResources::from_json(&value).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => MockResources::new(),
+    }
+    .with_time_scale(args.time_scale);
+
+    let options = ExecutionOptions {
+        state_machine_arn: format!(
+            "arn:aws:states:us-east-1:123456789012:stateMachine:{}",
+            machine_name(&args.definition)
+        ),
+        name: args.name.clone(),
+        time_scale: args.time_scale,
+        record_history: args.history,
+    };
+    let result = execute(&machine, input, options, Arc::new(mocks)).await;
+    if args.history {
+        for record in result.log_records() {
+            eprintln!("{record}");
+        }
+    }
+    let response = sfn_api::start_sync_execution_response(&result);
+    println!("{}", serde_json::to_string_pretty(&response)?);
+    Ok(if result.status == ExecutionStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A state machine name from the file name: `workflow.asl.json` → `workflow`.
+fn machine_name(path: &Path) -> String {
+    let stem = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.split('.').next())
+        .filter(|n| !n.is_empty() && *n != "-")
+        .unwrap_or("local");
+    stem.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn read_text(path: &Path) -> Result<String, String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn read_json_file(path: &Path) -> Result<Value, String> {
+    let text = read_text(path)?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))
+}
+
+fn read_input(arg: &str) -> Result<Value, String> {
+    match arg.strip_prefix('@') {
+        Some(path) => read_json_file(Path::new(path)),
+        None => serde_json::from_str(arg).map_err(|e| format!("--input is not JSON: {e}")),
+    }
+}
+
+/// Reads a definition and fills its placeholders from `--var NAME=VALUE` arguments.
+pub(crate) fn read_definition(path: &Path, vars: &[String]) -> Result<String, String> {
+    let text = read_text(path)?;
+    let mut values = BTreeMap::new();
+    for var in vars {
+        let (name, value) = var
+            .split_once('=')
+            .ok_or_else(|| format!("--var {var:?}: expected NAME=VALUE"))?;
+        values.insert(name.to_string(), value.to_string());
+    }
+    fill_template(&text, &values).map_err(|e| format!("{}:{e}", path.display()))
+}
+
+/// Terraform `templatefile` interpolation for the one form definitions use: `${NAME}` becomes
+/// the value of `NAME`, and `$${` is a literal `${`. Every placeholder must have a value;
+/// the error names each missing one with its line.
+pub(crate) fn fill_template(
+    text: &str,
+    values: &BTreeMap<String, String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut missing = Vec::new();
+    let mut rest = text;
+    let line_of = |rest: &str| text[..text.len() - rest.len()].matches('\n').count() + 1;
+    while let Some(at) = rest.find("${") {
+        if rest[..at].ends_with('$') {
+            // `$${` is an escape: keep one `$` and the brace, as Terraform does.
+            out.push_str(&rest[..at - 1]);
+            out.push_str("${");
+            rest = &rest[at + 2..];
+            continue;
+        }
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(format!(
+                "{}: unterminated ${{ (a placeholder is ${{NAME}}; write $${{ for a literal ${{)",
+                line_of(&rest[at..])
+            ));
+        };
+        let name = after[..end].trim();
+        match values.get(name) {
+            Some(v) => out.push_str(v),
+            None => missing.push(format!("{}: ${{{name}}}", line_of(&rest[at..]))),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    if missing.is_empty() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "{} has no value (pass --var NAME=VALUE for each placeholder)",
+            missing.join(", ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn fills_placeholders_and_keeps_escapes() {
+        let filled = fill_template(
+            r#"{"a": "${A}", "b": "$${B}", "c": "${ A }"}"#,
+            &vars(&[("A", "x")]),
+        );
+        assert_eq!(filled.unwrap(), r#"{"a": "x", "b": "${B}", "c": "x"}"#);
+    }
+
+    #[test]
+    fn names_every_unfilled_placeholder_with_its_line() {
+        let err = fill_template("{\n\"a\": \"${A}\",\n\"b\": \"${B}\"}", &vars(&[])).unwrap_err();
+        assert_eq!(
+            err,
+            "2: ${A}, 3: ${B} has no value (pass --var NAME=VALUE for each placeholder)"
+        );
+        let err = fill_template("\"${A\"", &vars(&[])).unwrap_err();
+        assert!(err.starts_with("1: unterminated ${"), "{err}");
+    }
+
+    #[test]
+    fn machine_names_come_from_the_file_name() {
+        assert_eq!(machine_name(Path::new("/x/workflow.asl.json")), "workflow");
+        assert_eq!(machine_name(Path::new("-")), "local");
+        assert_eq!(machine_name(Path::new("my flow.json")), "my_flow");
+    }
+}

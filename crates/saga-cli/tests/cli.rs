@@ -1,0 +1,384 @@
+//! `saga run` and `saga validate` end to end: the real binary on the fixtures in
+//! `tests/fixtures/` and on the shipped `workflow.asl.json`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn workflow() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../workflow.asl.json")
+        .display()
+        .to_string()
+}
+
+fn saga(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_saga"))
+        .args(args)
+        .current_dir(fixtures())
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("the saga binary runs")
+}
+
+fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn output_of(result: &Value) -> Value {
+    serde_json::from_str(result["output"].as_str().expect("an output string")).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn run_prints_the_start_sync_execution_result() {
+    let out = saga(&[
+        "run",
+        "hello.asl.json",
+        "--input",
+        r#"{"name": "Ada"}"#,
+        "--name",
+        "greet-1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result = stdout_json(&out);
+    assert_eq!(result["status"], "SUCCEEDED");
+    assert_eq!(result["name"], "greet-1");
+    assert_eq!(
+        result["stateMachineArn"],
+        "arn:aws:states:us-east-1:123456789012:stateMachine:hello"
+    );
+    assert!(result["executionArn"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:states:us-east-1:123456789012:express:hello:greet-1:"));
+    assert_eq!(output_of(&result), json!({"greeting": "Hello, Ada!"}));
+    assert_eq!(result["input"], r#"{"name":"Ada"}"#);
+    assert!(result["startDate"].is_f64() || result["startDate"].is_number());
+    assert_eq!(result["billingDetails"]["billedMemoryUsedInMB"], 64);
+}
+
+#[test]
+fn run_calls_mocked_lambdas_by_name_or_arn() {
+    let var = "--var=ReserveFunction=arn:aws:lambda:us-east-1:123456789012:function:reserve";
+    let out = saga(&[
+        "run",
+        "lambda.asl.json",
+        var,
+        "--input",
+        "@input-order.json",
+        "--mock",
+        "mock-ok.json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result = stdout_json(&out);
+    assert_eq!(
+        output_of(&result),
+        json!({"reservation": {"reserved": true}})
+    );
+    assert_eq!(result["input"], r#"{"sku":"A-1","quantity":2}"#);
+
+    // A list of answers is consumed per call: the retry sees the second one.
+    let out = saga(&[
+        "run",
+        "lambda.asl.json",
+        "--var",
+        "ReserveFunction=reserve",
+        "--mock",
+        "mock-retry.json",
+        "--time-scale",
+        "0.01",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        output_of(&stdout_json(&out)),
+        json!({"reservation": {"reserved": true, "attempt": 2}})
+    );
+}
+
+#[test]
+fn run_exits_1_on_failed_and_timed_out() {
+    let out = saga(&[
+        "run",
+        "lambda.asl.json",
+        "--var",
+        "ReserveFunction=reserve",
+        "--mock",
+        "mock-out-of-stock.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let result = stdout_json(&out);
+    assert_eq!(result["status"], "FAILED");
+    assert_eq!(result["error"], "OutOfStock");
+    assert_eq!(result["cause"], "not enough stock");
+    assert!(result.get("output").is_none());
+
+    // No mock at all: the function does not exist, as on AWS.
+    let out = saga(&["run", "lambda.asl.json", "--var", "ReserveFunction=reserve"]);
+    assert_eq!(out.status.code(), Some(1));
+    let result = stdout_json(&out);
+    assert_eq!(result["error"], "Lambda.ResourceNotFoundException");
+    let cause = result["cause"].as_str().unwrap();
+    assert!(
+        cause
+            .contains("Function not found: arn:aws:lambda:us-east-1:123456789012:function:reserve"),
+        "{cause}"
+    );
+
+    // The mock sleeps past the Task's TimeoutSeconds (both scaled).
+    let out = saga(&[
+        "run",
+        "lambda.asl.json",
+        "--var",
+        "ReserveFunction=reserve",
+        "--mock",
+        "mock-slow.json",
+        "--time-scale",
+        "0.01",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout_json(&out)["error"], "States.Timeout");
+
+    let out = saga(&["run", "wait.asl.json", "--time-scale", "0.01"]);
+    assert_eq!(out.status.code(), Some(1));
+    let result = stdout_json(&out);
+    assert_eq!(result["status"], "TIMED_OUT");
+    assert_eq!(result["error"], "States.Timeout");
+}
+
+#[test]
+fn run_history_prints_cloudwatch_log_records() {
+    let out = saga(&[
+        "run",
+        "lambda.asl.json",
+        "--var",
+        "ReserveFunction=reserve",
+        "--mock",
+        "mock-retry.json",
+        "--time-scale",
+        "0.01",
+        "--history",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result = stdout_json(&out);
+    let records: Vec<Value> = stderr(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let types: Vec<&str> = records
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types.first(), Some(&"ExecutionStarted"));
+    assert_eq!(types.last(), Some(&"ExecutionSucceeded"));
+    assert_eq!(
+        types.iter().filter(|t| **t == "TaskFailed").count(),
+        1,
+        "{types:?}"
+    );
+    assert_eq!(records[0]["id"], "1");
+    assert_eq!(records[0]["execution_arn"], result["executionArn"]);
+}
+
+#[test]
+fn run_refuses_bad_arguments_clearly() {
+    let out = saga(&["run", "lambda.asl.json", "--mock", "mock-ok.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(err.contains("${ReserveFunction} has no value"), "{err}");
+    assert!(err.contains("lambda.asl.json:9"), "{err}");
+
+    let out = saga(&["run", "hello.asl.json", "--input", "{nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--input is not JSON"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = saga(&[
+        "run",
+        "lambda.asl.json",
+        "--var",
+        "ReserveFunction=reserve",
+        "--mock",
+        "mock-bad.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unknown member \"Paylod\""),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = saga(&["run", "invalid.asl.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("not a valid definition"), "{err}");
+    assert!(err.contains("/States/First/Next"), "{err}");
+}
+
+fn workflow_vars() -> Vec<String> {
+    [
+        (
+            "CreateOrderFunctionArn",
+            "arn:aws:lambda:us-east-1:123456789012:function:create-order",
+        ),
+        (
+            "ReserveStockFunctionArn",
+            "arn:aws:lambda:us-east-1:123456789012:function:reserve-stock",
+        ),
+        (
+            "ConfirmOrderFunctionArn",
+            "arn:aws:lambda:us-east-1:123456789012:function:confirm-order",
+        ),
+        (
+            "ReleaseStockFunctionArn",
+            "arn:aws:lambda:us-east-1:123456789012:function:release-stock",
+        ),
+        (
+            "CancelOrderFunctionArn",
+            "arn:aws:lambda:us-east-1:123456789012:function:cancel-order",
+        ),
+        (
+            "RepairQueueUrl",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/repair",
+        ),
+    ]
+    .iter()
+    .map(|(k, v)| format!("--var={k}={v}"))
+    .collect()
+}
+
+fn run_workflow(mock: &str) -> Output {
+    let wf = workflow();
+    let vars = workflow_vars();
+    let mut args = vec![
+        "run",
+        wf.as_str(),
+        "--input",
+        "@workflow-input.json",
+        "--mock",
+        mock,
+        "--name",
+        "order-1",
+        "--time-scale",
+        "0.01",
+    ];
+    args.extend(vars.iter().map(String::as_str));
+    saga(&args)
+}
+
+#[test]
+fn run_the_shipped_workflow_to_confirmation() {
+    let out = run_workflow("workflow-mock-confirmed.json");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result = stdout_json(&out);
+    assert_eq!(result["status"], "SUCCEEDED");
+    assert_eq!(
+        output_of(&result),
+        json!({
+            "statusCode": 201,
+            "body": {"orderId": "order-1", "status": "CONFIRMED", "items": [{"sku": "A-1", "quantity": 2}]}
+        })
+    );
+}
+
+#[test]
+fn run_the_shipped_workflow_through_compensation() {
+    let out = run_workflow("workflow-mock-out-of-stock.json");
+    assert_eq!(out.status.code(), Some(1));
+    let result = stdout_json(&out);
+    assert_eq!(result["status"], "FAILED");
+    assert_eq!(result["error"], "Saga.InsufficientStock");
+    let problem: Value = serde_json::from_str(result["cause"].as_str().unwrap()).unwrap();
+    assert_eq!(problem["status"], 409);
+    assert_eq!(problem["detail"], "A-1: only 1 left");
+    assert_eq!(problem["compensation"], "completed");
+}
+
+#[test]
+fn run_the_shipped_workflow_needs_every_placeholder() {
+    let wf = workflow();
+    let out = saga(&["run", &wf, "--var", "CreateOrderFunctionArn=x"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    for name in ["ReserveStockFunctionArn", "RepairQueueUrl"] {
+        assert!(err.contains(&format!("${{{name}}}")), "{err}");
+    }
+    assert!(!err.contains("${CreateOrderFunctionArn}"), "{err}");
+}
+
+#[test]
+fn validate_reports_each_problem_with_its_location() {
+    let out = saga(&["validate", "invalid.asl.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("invalid.asl.json: ERROR MISSING_TRANSITION_TARGET at /States/First/Next"),
+        "{text}"
+    );
+    assert!(text.contains("/States/Orphan"), "{text}");
+    assert!(text.contains("invalid ("), "{text}");
+
+    let out = saga(&["validate", "invalid.asl.json", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let response = stdout_json(&out);
+    assert_eq!(response["result"], "FAIL");
+    assert_eq!(response["truncated"], false);
+    let diagnostics = response["diagnostics"].as_array().unwrap();
+    assert!(diagnostics.len() >= 2, "{diagnostics:?}");
+    for d in diagnostics {
+        assert_eq!(d["severity"], "ERROR");
+        assert!(d["location"].as_str().unwrap().starts_with("/States/"));
+    }
+}
+
+#[test]
+fn validate_accepts_the_shipped_workflow_filled_or_not() {
+    let wf = workflow();
+    let out = saga(&["validate", &wf]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with(": valid\n"));
+
+    let vars = workflow_vars();
+    let mut args = vec!["validate", wf.as_str(), "--json"];
+    args.extend(vars.iter().map(String::as_str));
+    let out = saga(&args);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout_json(&out),
+        json!({"result": "OK", "diagnostics": [], "truncated": false})
+    );
+}
+
+#[test]
+fn help_has_examples() {
+    for sub in ["run", "validate"] {
+        let out = saga(&[sub, "--help"]);
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Examples:"), "{sub}: {text}");
+        assert!(text.contains(&format!("saga {sub} ")), "{sub}: {text}");
+    }
+}
