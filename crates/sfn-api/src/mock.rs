@@ -377,3 +377,112 @@ impl Resources for MockResources {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn function_names_match_across_arn_forms() {
+        assert_eq!(function_name("arn:aws:lambda:us-east-1:1:function:f"), "f");
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:1:function:f:live"),
+            "f"
+        );
+        assert_eq!(function_name("1:function:f"), "f");
+        assert_eq!(function_name("f:live"), "f");
+        assert_eq!(function_name("f"), "f");
+    }
+
+    #[test]
+    fn reads_every_answer_shape() {
+        let mocks = MockResources::from_json(&json!({
+            "raw": {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": "{\"a\":1}"},
+            "value": {"Payload": {"a": 1}},
+            "service": {"ServiceError": {"Code": "ResourceNotFoundException", "Message": "gone", "HTTPStatusCode": 404}},
+            "sqs:sendMessage": {"Output": {"MessageId": "m"}},
+            "sleepy": [{"sleep": 0.5}, {"Error": "E", "Cause": "c"}]
+        }))
+        .unwrap();
+        assert_eq!(mocks.entries.len(), 5);
+        assert!(matches!(
+            &mocks.entries[1].answers[0].response,
+            Some(InvokeResponse::Lambda { payload, status_code: 200, .. }) if payload == r#"{"a":1}"#
+        ));
+        assert!(matches!(
+            mocks.entries[2].answers[0].response,
+            Some(InvokeResponse::LambdaServiceErrorDetailed {
+                status_code: 404,
+                ..
+            })
+        ));
+        assert!(mocks.entries[4].answers[0].response.is_none());
+    }
+
+    #[test]
+    fn refuses_malformed_files() {
+        assert_eq!(
+            MockResources::from_json(&json!([])).unwrap_err(),
+            MockError::NotAnObject
+        );
+        for bad in [
+            json!({"f": {"Paylod": 1}}),
+            json!({"f": []}),
+            json!({"f": {}}),
+            json!({"f": {"sleep": -1}}),
+        ] {
+            let err = MockResources::from_json(&bad).unwrap_err();
+            assert!(
+                matches!(err, MockError::InvalidEntry { ref key, .. } if key == "f"),
+                "{err}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn answers_in_turn_and_repeats_the_last() {
+        let mocks = MockResources::new().with_answers(
+            "f",
+            vec![
+                MockAnswer::function_error("Saga.Transient", "busy"),
+                MockAnswer::payload(json!(2)),
+            ],
+        );
+        let request = |name: &str| InvokeRequest {
+            resource: "arn:aws:states:::lambda:invoke".into(),
+            kind: ResourceKind::LambdaInvoke {
+                function_name: name.into(),
+            },
+            payload: json!({}),
+            state_name: "S".into(),
+            execution_name: "e".into(),
+            execution_arn: "arn:aws:states:eu-west-1:111111111111:express:m:e:u".into(),
+            retry_count: 0,
+            timeout: None,
+        };
+        let payload_of = |r: InvokeResponse| match r {
+            InvokeResponse::Lambda { payload, .. } => payload,
+            other => panic!("{other:?}"),
+        };
+        let first = payload_of(
+            mocks
+                .invoke(request("arn:aws:lambda:eu-west-1:1:function:f"))
+                .await,
+        );
+        assert!(first.contains("Saga.Transient"));
+        assert_eq!(payload_of(mocks.invoke(request("f")).await), "2");
+        assert_eq!(payload_of(mocks.invoke(request("f")).await), "2");
+        assert_eq!(mocks.calls("f"), 3);
+        match mocks.invoke(request("g")).await {
+            InvokeResponse::LambdaServiceError { error, message } => {
+                assert_eq!(error, "ResourceNotFoundException");
+                assert_eq!(
+                    message,
+                    "Function not found: arn:aws:lambda:eu-west-1:111111111111:function:g:$LATEST"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
