@@ -164,7 +164,7 @@ locals {
       detail = "\"Send the body as application/json.\"", compensation = "not-needed"
     }
     REQUEST_TOO_LARGE = {
-      status = 413, type = "/problems/request-too-large", title = "Request too large"
+      status = 413, type = "/problems/payload-too-large", title = "Payload too large"
       detail = "$context.error.messageString", compensation = "not-needed"
     }
     MISSING_AUTHENTICATION_TOKEN = {

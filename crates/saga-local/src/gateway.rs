@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use asl_engine::ExecutionOptions;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -133,6 +134,9 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>,
 }
 
 fn validate_body(app: &App, body: &Value) -> Result<(), Problem> {
+    // The order rules first: they cover everything the schema says, with a pointer to each offending field.
+    validate_order_request(body).map_err(|e| invalid("the body breaks an order rule", e.0))?;
+    // Then the schema itself, so the file API Gateway validates with is the one enforced here too.
     let schema_errors: Vec<FieldError> = app
         .schema
         .iter_errors(body)
@@ -222,15 +226,23 @@ async fn start_order(app: Arc<App>, request: Request) -> Result<Response, Respon
     Ok(response)
 }
 
-fn path_token(what: &str, value: &str) -> Result<(), Problem> {
-    validate_token(what, value).map_err(|e| invalid(e, vec![]))
+/// A path parameter that must be a token; a segment that is not even UTF-8 is refused the same way.
+fn path_token(what: &str, value: Result<Path<String>, PathRejection>) -> Result<String, Problem> {
+    let Path(value) = value.map_err(|e| {
+        invalid(
+            format!("{what} in the path is invalid: {}", e.body_text()),
+            vec![],
+        )
+    })?;
+    validate_token(what, &value).map_err(|e| invalid(e, vec![]))?;
+    Ok(value)
 }
 
 async fn get_order(
     State(app): State<Arc<App>>,
-    Path(order_id): Path<String>,
+    order_id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, Problem> {
-    path_token("an order id", &order_id)?;
+    let order_id = path_token("an order id", order_id)?;
     match app.shared.orders.get_order(&order_id).await {
         Ok(Some(o)) if !o.tombstone => Ok(Json(json!({
             "orderId": o.order_id,
@@ -257,9 +269,9 @@ fn unavailable(e: saga_store::StoreError) -> Problem {
 
 async fn get_stock(
     State(app): State<Arc<App>>,
-    Path(sku): Path<String>,
+    sku: Result<Path<String>, PathRejection>,
 ) -> Result<Response, Problem> {
-    path_token("a sku", &sku)?;
+    let sku = path_token("a sku", sku)?;
     match app.shared.inventory.get_stock(&sku).await {
         Ok(Some(level)) => Ok(Json(level).into_response()),
         Ok(None) => Err(Problem::sku_not_found(&sku)),
@@ -269,10 +281,10 @@ async fn get_stock(
 
 async fn put_stock(
     State(app): State<Arc<App>>,
-    Path(sku): Path<String>,
+    sku: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Result<Response, Problem> {
-    path_token("a sku", &sku)?;
+    let sku = path_token("a sku", sku)?;
     let body = read_json(request).await?;
     let pointer_error = |message: String| {
         invalid(
