@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod budget;
+mod chaos;
 mod run;
 mod serve;
 mod validate;
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default when no subcommand is given).
     Serve(serve::Args),
+    /// Drive thousands of concurrent sagas under random faults, then check that no data was left half-written.
+    Chaos(chaos::Args),
     /// Run a definition once, locally, with mocked Tasks, and print the StartSyncExecution result.
     Run(run::Args),
     /// Check a definition as ValidateStateMachineDefinition does, printing each problem with its JSON location.
@@ -60,6 +63,7 @@ async fn main() -> ExitCode {
         .unwrap_or_else(|| Command::Serve(serve::Args::default()))
     {
         Command::Serve(args) => serve::run(args).await,
+        Command::Chaos(args) => chaos::run(args).await,
         Command::Run(args) => run::run(args).await,
         Command::Validate(args) => validate::run(args),
         Command::Budget(args) => budget::run(args),
