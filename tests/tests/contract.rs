@@ -151,7 +151,10 @@ async fn validation_failures_answer_400_and_start_nothing() {
         .map(|i| json!({"sku": format!("{sku}-{i}"), "quantity": 1}))
         .collect();
     let cases = [
-        (json!({"items": [{"sku": sku, "quantity": 1}]}), "/customerId"),
+        (
+            json!({"items": [{"sku": sku, "quantity": 1}]}),
+            "/customerId",
+        ),
         (json!({"customerId": "c"}), "/items"),
         (json!({"customerId": "c", "items": []}), "/items"),
         (json!({"customerId": "c", "items": too_many}), "/items"),

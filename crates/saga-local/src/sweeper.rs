@@ -7,8 +7,10 @@ use saga_store::{InventoryStore, OrderStore};
 
 /// How many orders one pass compensates at most; the next pass takes the rest.
 const BATCH: usize = 500;
+/// How far back a pass looks for confirmed orders whose compensation was cut off halfway.
+pub const LOOKBACK: Duration = Duration::from_secs(900);
 
-/// Every `interval`, compensates orders still PENDING `older_than` after their creation.
+/// Every `interval`, compensates orders abandoned halfway once they are `older_than` (see `order_sweeper`).
 pub async fn run(
     orders: Arc<dyn OrderStore>,
     inventory: Arc<dyn InventoryStore>,
@@ -34,8 +36,12 @@ pub async fn sweep_once(
     inventory: &dyn InventoryStore,
     older_than: Duration,
 ) -> usize {
-    let cutoff = saga_domain::now_ms() - older_than.as_millis() as i64;
-    match order_sweeper::sweep(orders, inventory, cutoff, BATCH).await {
+    let window = order_sweeper::Window::ending(
+        saga_domain::now_ms(),
+        older_than.as_millis() as i64,
+        LOOKBACK.as_millis() as i64,
+    );
+    match order_sweeper::sweep(orders, inventory, window, BATCH).await {
         Ok(report) => report.compensated.len(),
         Err(e) => {
             tracing::warn!(error = %e, "sweep failed; the next pass retries");

@@ -705,3 +705,50 @@ async fn the_aws_sdk_runs_the_saga_through_the_step_functions_api() {
         (Some(409), Some("completed"))
     );
 }
+
+#[tokio::test]
+async fn a_compensation_cut_off_after_release_is_finished_by_the_sweeper() {
+    let s = server().await;
+    let c = Client::new(&s);
+    for fault in [
+        // confirm commits, then fails; release runs; the execution is lost before cancel-order.
+        "confirm-order=error-after-commit,cancel-order=abort",
+        // …or cancel-order fails and the repair message cannot be sent either.
+        "confirm-order=error-after-commit,cancel-order=error,enqueue-repair=error",
+    ] {
+        let sku = unique("sku");
+        c.put_stock(&sku, 5).await;
+        let a = c.order(&body(&sku, 2), None, Some(fault)).await;
+        assert_eq!(
+            (a.status, a.body["compensation"].as_str()),
+            (500, Some("pending")),
+            "{fault}: {}",
+            a.body
+        );
+        settle(&s).await;
+        saga_local::sweeper::sweep_once(
+            &*s.app.shared.orders,
+            &*s.app.shared.inventory,
+            Duration::ZERO,
+        )
+        .await;
+        let id = a.body["orderId"].as_str().map(str::to_string);
+        let cancelled = s
+            .app
+            .store
+            .all_orders()
+            .into_iter()
+            .filter(|o| !o.tombstone && id.as_deref().is_none_or(|id| o.order_id == id))
+            .all(|o| o.status == OrderStatus::Cancelled);
+        assert!(cancelled, "{fault}: the order ends cancelled");
+        let level = s
+            .app
+            .shared
+            .inventory
+            .get_stock(&sku)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((level.available, level.reserved), (5, 0), "{fault}");
+    }
+}

@@ -650,10 +650,11 @@ impl OrderStore for DynamoStore {
     async fn orders_in_status(
         &self,
         status: OrderStatus,
+        created_after_ms: i64,
         created_before_ms: i64,
         limit: usize,
     ) -> StoreResult<Vec<Order>> {
-        if limit == 0 {
+        if limit == 0 || created_after_ms >= created_before_ms {
             return Ok(Vec::new());
         }
         let table = &self.tables.orders;
@@ -662,7 +663,9 @@ impl OrderStore for DynamoStore {
             .name(CREATED_AT)
             .name(TOMBSTONE)
             .value(":status", s(status.as_str()))
-            .value(":before", n(created_before_ms))
+            .value(":after", n(created_after_ms))
+            // BETWEEN is inclusive at both ends; the window excludes its end.
+            .value(":last", n(created_before_ms - 1))
             .value(":true", AttributeValue::Bool(true));
         let mut orders: Vec<Order> = Vec::new();
         let mut start: Option<Item> = None;
@@ -672,7 +675,9 @@ impl OrderStore for DynamoStore {
                 .query()
                 .table_name(table)
                 .index_name(STATUS_CREATED_AT_INDEX)
-                .key_condition_expression("#status = :status AND #createdAt < :before")
+                .key_condition_expression(
+                    "#status = :status AND #createdAt BETWEEN :after AND :last",
+                )
                 .filter_expression("attribute_not_exists(#tombstone) OR #tombstone <> :true")
                 .set_expression_attribute_names(expr.names())
                 .set_expression_attribute_values(expr.values())

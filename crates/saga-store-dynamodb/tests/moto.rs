@@ -237,7 +237,8 @@ async fn malformed_items_are_corrupt() {
     listed.insert("items".into(), s("a,b"));
     put_raw(&st, &t.orders, listed).await;
     assert!(is_corrupt(
-        st.orders_in_status(OrderStatus::Pending, 10, 10).await
+        st.orders_in_status(OrderStatus::Pending, i64::MIN, 10, 10)
+            .await
     ));
 
     put_raw(
@@ -401,14 +402,20 @@ async fn sweeper_query_pages_through_the_index_like_the_embedded_store() {
         for before in [0, 11, 20, 21, 40, 41, 1000] {
             for limit in [0, 1, 2, 3, 4, 5, 100] {
                 let ids = |v: Vec<Order>| v.into_iter().map(|o| o.order_id).collect::<Vec<_>>();
-                let got = ids(st.orders_in_status(status, before, limit).await.unwrap());
-                let want = ids(mem.orders_in_status(status, before, limit).await.unwrap());
+                let got = ids(st
+                    .orders_in_status(status, i64::MIN, before, limit)
+                    .await
+                    .unwrap());
+                let want = ids(mem
+                    .orders_in_status(status, i64::MIN, before, limit)
+                    .await
+                    .unwrap());
                 assert_eq!(got, want, "{status:?} before {before} limit {limit}");
             }
         }
     }
     let all = st
-        .orders_in_status(OrderStatus::Pending, 1000, 100)
+        .orders_in_status(OrderStatus::Pending, i64::MIN, 1000, 100)
         .await
         .unwrap();
     assert_eq!(all.len(), 7, "more than three pages of results");

@@ -167,7 +167,7 @@ pub async fn sweeper_listing(s: &dyn OrderStore, ns: &str) {
         .await
         .unwrap();
     let pending: Vec<String> = s
-        .orders_in_status(OrderStatus::Pending, 301, 1000)
+        .orders_in_status(OrderStatus::Pending, i64::MIN, 301, 1000)
         .await
         .unwrap()
         .into_iter()

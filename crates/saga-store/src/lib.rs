@@ -122,10 +122,12 @@ pub trait OrderStore: Send + Sync {
         failure: Option<&Failure>,
         now_ms: i64,
     ) -> StoreResult<CancelOutcome>;
-    /// Orders (not tombstones) in `status` created before `created_before_ms`, oldest first, at most `limit`.
+    /// Orders (not tombstones) in `status` created in `[created_after_ms, created_before_ms)`, oldest first, at
+    /// most `limit`.
     async fn orders_in_status(
         &self,
         status: saga_domain::OrderStatus,
+        created_after_ms: i64,
         created_before_ms: i64,
         limit: usize,
     ) -> StoreResult<Vec<Order>>;

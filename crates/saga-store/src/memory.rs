@@ -341,6 +341,7 @@ impl OrderStore for MemoryStore {
     async fn orders_in_status(
         &self,
         status: OrderStatus,
+        created_after_ms: i64,
         created_before_ms: i64,
         limit: usize,
     ) -> StoreResult<Vec<Order>> {
@@ -348,7 +349,11 @@ impl OrderStore for MemoryStore {
             let mut v: Vec<Order> = s
                 .orders
                 .values()
-                .filter(|o| o.status == status && !o.tombstone && o.created_at < created_before_ms)
+                .filter(|o| {
+                    o.status == status
+                        && !o.tombstone
+                        && (created_after_ms..created_before_ms).contains(&o.created_at)
+                })
                 .cloned()
                 .collect();
             v.sort_by(|a, b| (a.created_at, &a.order_id).cmp(&(b.created_at, &b.order_id)));
