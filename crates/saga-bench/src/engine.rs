@@ -14,7 +14,6 @@ use saga_domain::faults::StepContext;
 use saga_local::app::{local_placeholders, render_definition, App, WORKFLOW};
 use saga_local::resources::ExecutionResources;
 use saga_local::Config;
-use saga_store::InventoryStore;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio::time::Instant;

@@ -6,10 +6,13 @@
 //! - `GET /health` is the ceiling: routing, one small JSON answer, no saga.
 //! - `POST /orders` happy path (201): the whole saga, three tasks.
 //! - `POST /orders` for a SKU with no stock (409): create, reserve fails, release, cancel.
+//! - The happy path again on a server with a data directory: the store journals every write and syncs it
+//!   before the step returns, so this is the durable figure against the in-memory one.
 //! - The compensation-pending path (500): reserve commits then errors, release errors through its retry, and
-//!   the case goes to the repair queue, once with the queue in memory and once journaled to a data directory
-//!   (a synced append per message). These need fault injection and a small time scale, so they run on two
-//!   further servers configured that way.
+//!   the case goes to the repair queue, once all in memory and once with a data directory (store and queue
+//!   journaled, each append synced). These need fault injection and a small time scale, so they run on two
+//!   further servers configured that way, with the repair worker off so that only the request path is
+//!   measured.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -172,6 +175,7 @@ fn pending_config(data_dir: Option<PathBuf>) -> Config {
         data_dir,
         // At this time scale the sweeper would take PENDING orders after ~32 ms; keep it out of the measurement.
         sweep_after: Some(Duration::from_secs(3600)),
+        repair_worker: false,
         ..Config::default()
     }
 }
@@ -195,26 +199,34 @@ pub async fn run(opts: &HttpOptions) -> Result<HttpReport, BenchError> {
             (Some(s), addr)
         }
     };
-    let journal_dir = tempfile::tempdir().map_err(|e| BenchError::Setup(e.to_string()))?;
-    let pending = match opts.url {
+    let tempdir = || tempfile::tempdir().map_err(|e| BenchError::Setup(e.to_string()));
+    let (durable_dir, pending_dir) = (tempdir()?, tempdir()?);
+    let others = match opts.url {
         Some(_) => None,
         None => Some((
+            start(Config {
+                data_dir: Some(durable_dir.path().to_path_buf()),
+                ..Config::default()
+            })
+            .await?,
             start(pending_config(None)).await?,
-            start(pending_config(Some(journal_dir.path().to_path_buf()))).await?,
+            start(pending_config(Some(pending_dir.path().to_path_buf()))).await?,
         )),
     };
 
     let mut health_f = ScenarioFigures::new("GET /health");
     let mut happy_f = ScenarioFigures::new("POST /orders → 201");
     let mut comp_f = ScenarioFigures::new("POST /orders, no stock → 409");
-    let mut mem_f = ScenarioFigures::new("compensation pending → 500, queue in memory");
-    let mut disk_f =
-        ScenarioFigures::new("compensation pending → 500, queue journaled (--data-dir)");
+    let mut durable_f = ScenarioFigures::new("POST /orders → 201, --data-dir");
+    let mut mem_f = ScenarioFigures::new("compensation pending → 500, in memory");
+    let mut disk_f = ScenarioFigures::new("compensation pending → 500, --data-dir");
     for _ in 0..opts.reps {
         health_f.push(&load::run(&health(main_addr), opts.load).await?);
         happy_f.push(&load::run(&order(main_addr, PLENTY_SKU, None, 201), opts.load).await?);
         comp_f.push(&load::run(&order(main_addr, EMPTY_SKU, None, 409), opts.load).await?);
-        if let Some((mem, disk)) = &pending {
+        if let Some((durable, mem, disk)) = &others {
+            durable_f
+                .push(&load::run(&order(durable.addr, PLENTY_SKU, None, 201), opts.load).await?);
             let faults = Some(PENDING_FAULTS);
             mem_f.push(&load::run(&order(mem.addr, PLENTY_SKU, faults, 500), opts.load).await?);
             disk_f.push(&load::run(&order(disk.addr, PLENTY_SKU, faults, 500), opts.load).await?);
@@ -243,24 +255,36 @@ pub async fn run(opts: &HttpOptions) -> Result<HttpReport, BenchError> {
             "req/s vs `GET /health`",
         ),
     ];
-    let mut scenarios = vec![health_f, happy_f, comp_f];
-    if pending.is_some() {
+    let mut scenarios = vec![health_f, happy_f.clone(), comp_f];
+    if others.is_some() {
+        rows.push(
+            Row::new(
+                "1",
+                "Happy-path saga, durable: `--data-dir` (store journal, synced per write)",
+                durable_f.summary(),
+            )
+            .ratio(
+                median_ratio(&durable_f.per_second, &happy_f.per_second),
+                "req/s vs in-memory happy path",
+            ),
+        );
         rows.push(Row::new(
             "1",
-            "Compensation pending → 500, repair queue in memory",
+            "Compensation pending → 500 (`reserve-stock=error-after-commit,release-stock=error`), in memory",
             mem_f.summary(),
         ));
         rows.push(
             Row::new(
                 "1",
-                "Compensation pending → 500, repair queue journaled (`--data-dir`)",
+                "Compensation pending → 500, durable: `--data-dir` (store + repair queue journals)",
                 disk_f.summary(),
             )
             .ratio(
                 median_ratio(&disk_f.per_second, &mem_f.per_second),
-                "req/s vs queue in memory",
+                "req/s vs in memory",
             ),
         );
+        scenarios.push(durable_f);
         scenarios.push(mem_f);
         scenarios.push(disk_f);
     }
@@ -268,7 +292,8 @@ pub async fn run(opts: &HttpOptions) -> Result<HttpReport, BenchError> {
     if let Some(s) = main {
         let _ = s.shutdown().await;
     }
-    if let Some((mem, disk)) = pending {
+    if let Some((durable, mem, disk)) = others {
+        let _ = durable.shutdown().await;
         let _ = mem.shutdown().await;
         let _ = disk.shutdown().await;
     }

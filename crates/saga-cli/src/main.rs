@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod budget;
 mod chaos;
 mod run;
@@ -29,8 +30,6 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default when no subcommand is given).
     Serve(serve::Args),
-    /// Drive thousands of concurrent sagas under random faults, then check that no data was left half-written.
-    Chaos(chaos::Args),
     /// Run a definition once, locally, with mocked Tasks, and print the StartSyncExecution result.
     Run(run::Args),
     /// Check a definition as ValidateStateMachineDefinition does, printing each problem with its JSON location.
@@ -38,6 +37,10 @@ enum Command {
     /// Prove from the definition that every path ends before the workflow's timeout, and that timeout before the
     /// gateway's.
     Budget(budget::Args),
+    /// Drive thousands of concurrent sagas under random faults, then check that no data was left half-written.
+    Chaos(chaos::Args),
+    /// Benchmark the local saga (HTTP, engine overhead, per-state cost, memory, Lambda start-up) as ratios.
+    Bench(bench::Args),
 }
 
 fn init_tracing() {
@@ -63,10 +66,11 @@ async fn main() -> ExitCode {
         .unwrap_or_else(|| Command::Serve(serve::Args::default()))
     {
         Command::Serve(args) => serve::run(args).await,
-        Command::Chaos(args) => chaos::run(args).await,
         Command::Run(args) => run::run(args).await,
         Command::Validate(args) => validate::run(args),
         Command::Budget(args) => budget::run(args),
+        Command::Chaos(args) => chaos::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     };
     match result {
         Ok(code) => code,
