@@ -65,7 +65,7 @@ async fn a_seeded_chaos_run_keeps_stock_conserved_and_nothing_pending() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open finding: compensations undo CONFIRMED orders (docs/reliability.md)"]
+#[ignore = "open finding: a replay can answer 201 between a committed-then-failed confirm and its compensation (docs/reliability.md)"]
 async fn a_seeded_chaos_run_leaves_no_violation() {
     let report = chaos(42).await;
     assert!(
