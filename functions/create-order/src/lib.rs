@@ -129,6 +129,14 @@ mod tests {
         }
     }
 
+    /// Runs the handler with the default configuration and no deadline.
+    async fn create(
+        s: &MemoryStore,
+        input: CreateOrderInput,
+    ) -> Result<CreateOrderOutput, StepError> {
+        handle(s, &Config::default(), input, &StepContext::default()).await
+    }
+
     fn body() -> serde_json::Value {
         json!({"customerId": "c1", "items": [{"sku": "a", "quantity": 2}]})
     }
@@ -136,14 +144,7 @@ mod tests {
     #[tokio::test]
     async fn creates_a_pending_order() {
         let s = MemoryStore::new();
-        let out = handle(
-            &s,
-            &Config::default(),
-            input("o1", None, body()),
-            &StepContext::default(),
-        )
-        .await
-        .unwrap();
+        let out = create(&s, input("o1", None, body())).await.unwrap();
         assert_eq!((out.status, out.replay), (OrderStatus::Pending, false));
         assert_eq!(s.get_order("o1").await.unwrap().unwrap().customer_id, "c1");
     }
@@ -151,23 +152,8 @@ mod tests {
     #[tokio::test]
     async fn a_retry_of_the_same_attempt_is_idempotent() {
         let s = MemoryStore::new();
-        let c = Config::default();
-        handle(
-            &s,
-            &c,
-            input("o1", Some("k"), body()),
-            &StepContext::default(),
-        )
-        .await
-        .unwrap();
-        let again = handle(
-            &s,
-            &c,
-            input("o1", Some("k"), body()),
-            &StepContext::default(),
-        )
-        .await
-        .unwrap();
+        create(&s, input("o1", Some("k"), body())).await.unwrap();
+        let again = create(&s, input("o1", Some("k"), body())).await.unwrap();
         assert_eq!((again.order_id.as_str(), again.replay), ("o1", false));
         assert_eq!(s.all_orders().len(), 1);
     }
@@ -175,23 +161,8 @@ mod tests {
     #[tokio::test]
     async fn a_replayed_key_resolves_to_the_first_order() {
         let s = MemoryStore::new();
-        let c = Config::default();
-        handle(
-            &s,
-            &c,
-            input("o1", Some("k"), body()),
-            &StepContext::default(),
-        )
-        .await
-        .unwrap();
-        let out = handle(
-            &s,
-            &c,
-            input("o2", Some("k"), body()),
-            &StepContext::default(),
-        )
-        .await
-        .unwrap();
+        create(&s, input("o1", Some("k"), body())).await.unwrap();
+        let out = create(&s, input("o2", Some("k"), body())).await.unwrap();
         assert_eq!((out.order_id.as_str(), out.replay), ("o1", true));
         assert_eq!(s.all_orders().len(), 1, "no second order");
     }
@@ -199,52 +170,22 @@ mod tests {
     #[tokio::test]
     async fn a_replay_of_a_cancelled_order_carries_its_failure() {
         let s = MemoryStore::new();
-        let c = Config::default();
-        handle(
-            &s,
-            &c,
-            input("o1", Some("k"), body()),
-            &StepContext::default(),
-        )
-        .await
-        .unwrap();
+        create(&s, input("o1", Some("k"), body())).await.unwrap();
         let f = Failure {
             error: "Saga.InsufficientStock".into(),
             cause: "{}".into(),
         };
         s.cancel_order("o1", Some(&f), 1).await.unwrap();
-        let out = handle(
-            &s,
-            &c,
-            input("o2", Some("k"), body()),
-            &StepContext::default(),
-        )
-        .await
-        .unwrap();
+        let out = create(&s, input("o2", Some("k"), body())).await.unwrap();
         assert_eq!((out.status, out.failure), (OrderStatus::Cancelled, Some(f)));
     }
 
     #[tokio::test]
     async fn a_reused_key_with_another_body_is_refused() {
         let s = MemoryStore::new();
-        let c = Config::default();
-        handle(
-            &s,
-            &c,
-            input("o1", Some("k"), body()),
-            &StepContext::default(),
-        )
-        .await
-        .unwrap();
+        create(&s, input("o1", Some("k"), body())).await.unwrap();
         let other = json!({"customerId": "c1", "items": [{"sku": "a", "quantity": 3}]});
-        let e = handle(
-            &s,
-            &c,
-            input("o2", Some("k"), other),
-            &StepContext::default(),
-        )
-        .await
-        .unwrap_err();
+        let e = create(&s, input("o2", Some("k"), other)).await.unwrap_err();
         assert_eq!(e.error_type(), "Saga.IdempotencyKeyReused");
     }
 
@@ -252,14 +193,7 @@ mod tests {
     async fn a_late_create_after_compensation_stays_cancelled() {
         let s = MemoryStore::new();
         s.cancel_order("o1", None, 1).await.unwrap();
-        let out = handle(
-            &s,
-            &Config::default(),
-            input("o1", None, body()),
-            &StepContext::default(),
-        )
-        .await
-        .unwrap();
+        let out = create(&s, input("o1", None, body())).await.unwrap();
         assert_eq!(out.status, OrderStatus::Cancelled);
         assert!(s.get_order("o1").await.unwrap().unwrap().tombstone);
     }
@@ -267,17 +201,12 @@ mod tests {
     #[tokio::test]
     async fn invalid_input_writes_nothing() {
         let s = MemoryStore::new();
-        let c = Config::default();
         let bad = json!({"customerId": "c1", "items": [{"sku": "a", "quantity": 0}]});
-        let e = handle(&s, &c, input("o1", Some("k"), bad), &StepContext::default())
-            .await
-            .unwrap_err();
+        let e = create(&s, input("o1", Some("k"), bad)).await.unwrap_err();
         assert_eq!(e.error_type(), "Saga.ValidationFailed");
         let mut bad_faults = input("o1", None, body());
         bad_faults.faults = Some("nope".into());
-        assert!(handle(&s, &c, bad_faults, &StepContext::default())
-            .await
-            .is_err());
+        assert!(create(&s, bad_faults).await.is_err());
         assert!(s.all_orders().is_empty());
     }
 }
