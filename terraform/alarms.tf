@@ -48,7 +48,8 @@ resource "aws_cloudwatch_metric_alarm" "executions_failed" {
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
 
-# The time budget (27 s workflow, 2 s tasks, one retry each) should make a timed-out execution impossible.
+# The time budget (`saga budget`: every path ends before the workflow's 28 s TimeoutSeconds) should make a
+# timed-out execution impossible.
 resource "aws_cloudwatch_metric_alarm" "executions_timed_out" {
   alarm_name          = "${var.name_prefix}-saga-executions-timed-out"
   alarm_description   = "A saga execution reached the workflow's TimeoutSeconds: its order is left to the sweeper, and the time budget is wrong."

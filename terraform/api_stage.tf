@@ -196,7 +196,7 @@ locals {
       status = null, type = "/problems/client-error", title = "The request was refused"
       detail = "$context.error.messageString", compensation = "not-needed"
     }
-    # The integration may have started an execution that is still running: the workflow's own 27 s timeout
+    # The integration may have started an execution that is still running: the workflow's own 28 s timeout
     # ends it and the order sweeper compensates whatever it left PENDING.
     INTEGRATION_TIMEOUT = {
       status = 504, type = "/problems/gateway-timeout", title = "The saga did not answer in time"

@@ -99,7 +99,7 @@ resource "aws_api_gateway_integration" "create_order" {
   integration_http_method = "POST"
   uri                     = "arn:${local.partition}:apigateway:${local.region}:states:action/StartSyncExecution"
   credentials             = aws_iam_role.api_start_execution.arn
-  # The workflow's own TimeoutSeconds (27) ends it first; see the test in tests/plan.tftest.hcl.
+  # The workflow's own TimeoutSeconds (28) ends it first; see the test in tests/plan.tftest.hcl.
   timeout_milliseconds = local.api_integration_timeout_ms
   # Only application/json bodies have a template; anything else is answered 415 instead of being passed through.
   passthrough_behavior = "NEVER"

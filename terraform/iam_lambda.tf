@@ -27,6 +27,9 @@ locals {
     "confirm-order" = [
       { actions = ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.orders.arn] },
     ]
+    "fence-order" = [
+      { actions = ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources = [aws_dynamodb_table.orders.arn] },
+    ]
     "release-stock" = local.release_stock_grants
     "cancel-order"  = local.cancel_order_grants
     "repair-worker" = concat(local.release_stock_grants, local.cancel_order_grants, [

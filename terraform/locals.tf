@@ -14,6 +14,7 @@ locals {
     "create-order"  = "CreateOrder"
     "reserve-stock" = "ReserveStock"
     "confirm-order" = "ConfirmOrder"
+    "fence-order"   = "FenceOrder"
     "release-stock" = "ReleaseStock"
     "cancel-order"  = "CancelOrder"
   }
@@ -29,7 +30,8 @@ locals {
 
   function_names = { for fn in keys(local.function_timeouts) : fn => "${var.name_prefix}-${fn}" }
 
-  # A REST API integration may wait at most 29 s by default (AWS-NOTES.md); the workflow (27 s) must give up first.
+  # A REST API integration waits at most 29 s unless the account's quota is raised; the workflow (its top-level
+  # TimeoutSeconds, 28 s) must give up first.
   api_integration_timeout_ms = 29000
 
   common_environment = {

@@ -7,6 +7,7 @@ locals {
     CreateOrderFunctionArn  = aws_lambda_function.fn["create-order"].arn
     ReserveStockFunctionArn = aws_lambda_function.fn["reserve-stock"].arn
     ConfirmOrderFunctionArn = aws_lambda_function.fn["confirm-order"].arn
+    FenceOrderFunctionArn   = aws_lambda_function.fn["fence-order"].arn
     ReleaseStockFunctionArn = aws_lambda_function.fn["release-stock"].arn
     CancelOrderFunctionArn  = aws_lambda_function.fn["cancel-order"].arn
     RepairQueueUrl          = aws_sqs_queue.repair.url

@@ -76,13 +76,13 @@ variable "idempotency_ttl_seconds" {
 }
 
 variable "sweep_after_seconds" {
-  description = "Age after which the order sweeper compensates an order still PENDING (SWEEP_AFTER_SECONDS). Must exceed the workflow's 27 s timeout."
+  description = "Age after which the order sweeper compensates an order still PENDING (SWEEP_AFTER_SECONDS). Must exceed the workflow's top-level TimeoutSeconds."
   type        = number
   default     = 120
 
   validation {
-    condition     = var.sweep_after_seconds > 27
-    error_message = "sweep_after_seconds must exceed the workflow's top-level TimeoutSeconds (27)."
+    condition     = var.sweep_after_seconds > jsondecode(file("${path.module}/../workflow.asl.json")).TimeoutSeconds
+    error_message = "sweep_after_seconds must exceed the workflow's top-level TimeoutSeconds (workflow.asl.json)."
   }
 }
 

@@ -89,6 +89,7 @@ run "defaults" {
         "create-order"  = "CreateOrder"
         "reserve-stock" = "ReserveStock"
         "confirm-order" = "ConfirmOrder"
+        "fence-order"   = "FenceOrder"
         "release-stock" = "ReleaseStock"
         "cancel-order"  = "CancelOrder"
       } : aws_lambda_function.fn[fn].timeout <= jsondecode(file(var.workflow_file)).States[state].TimeoutSeconds
@@ -108,7 +109,7 @@ run "defaults" {
 
   assert {
     condition = alltrue([
-      for state in ["CreateOrder", "ReserveStock", "ConfirmOrder", "ReleaseStock", "CancelOrder"] :
+      for state in ["CreateOrder", "ReserveStock", "ConfirmOrder", "FenceOrder", "ReleaseStock", "CancelOrder"] :
       jsondecode(aws_sfn_state_machine.order_saga.definition).States[state].Parameters.FunctionName == "arn:aws:lambda:eu-west-1:123456789012:function:mock"
     ])
     error_message = "Every saga Task must invoke a deployed function ARN."

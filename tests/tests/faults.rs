@@ -22,6 +22,9 @@ struct Case {
     kind: Option<&'static str>,
     compensation: Option<&'static str>,
     order: Order,
+    /// The fence and a late confirm race: whichever lands first decides, and a 201 with a confirmed order is as
+    /// truthful as the failure with a cancelled one.
+    or_confirmed: bool,
 }
 
 const fn ok(faults: &'static str) -> Case {
@@ -31,6 +34,14 @@ const fn ok(faults: &'static str) -> Case {
         kind: None,
         compensation: None,
         order: Order::Confirmed,
+        or_confirmed: false,
+    }
+}
+
+const fn or_confirmed(case: Case) -> Case {
+    Case {
+        or_confirmed: true,
+        ..case
     }
 }
 
@@ -47,6 +58,7 @@ const fn fails(
         kind: Some(kind),
         compensation: Some(compensation),
         order,
+        or_confirmed: false,
     }
 }
 
@@ -59,6 +71,12 @@ async fn run(t: &Target, case: &Case) {
         )
         .await;
     let context = format!("X-Saga-Fault: {}: {reply}", case.faults);
+    let confirmed = ok(case.faults);
+    let case = if case.or_confirmed && reply.status == StatusCode::CREATED {
+        &confirmed
+    } else {
+        case
+    };
     assert_eq!(reply.status.as_u16(), case.status, "{context}");
     assert!(reply.header("x-saga-execution").is_some(), "{context}");
     match (case.kind, case.compensation) {
@@ -232,20 +250,16 @@ async fn confirm_order_faults() {
                 "completed",
                 Cancelled,
             ),
-            fails(
-                "confirm-order=error-after-commit",
-                503,
-                "downstream-unavailable",
-                "completed",
-                Cancelled,
-            ),
-            fails(
+            // The confirm landed, and confirmation is final: the fence finds it, so the saga succeeded.
+            ok("confirm-order=error-after-commit"),
+            // Both attempts time out; the first one's write lands late, before or after the fence.
+            or_confirmed(fails(
                 "confirm-order=late-commit",
                 504,
                 "step-timed-out",
                 "completed",
                 Cancelled,
-            ),
+            )),
             // Stock was reserved when the execution was lost: the sweeper releases it.
             fails(
                 "confirm-order=abort",
@@ -253,6 +267,70 @@ async fn confirm_order_faults() {
                 "execution-lost",
                 "pending",
                 Unknown,
+            ),
+        ],
+    )
+    .await;
+}
+
+/// The fence runs only after confirm-order failed. With `error`, confirm wrote nothing, so the order is PENDING
+/// when the fence runs; with `error-after-commit`, the confirm landed.
+#[tokio::test]
+async fn fence_order_faults() {
+    run_all(
+        "fence_order_faults",
+        &[
+            // No retry: a failed fence goes straight to repair, which fences again and finishes.
+            fails(
+                "confirm-order=error,fence-order=error",
+                500,
+                "compensation-pending",
+                "pending",
+                Cancelled,
+            ),
+            fails(
+                "confirm-order=error,fence-order=error-once",
+                500,
+                "compensation-pending",
+                "pending",
+                Cancelled,
+            ),
+            fails(
+                "confirm-order=error,fence-order=timeout",
+                500,
+                "compensation-pending",
+                "pending",
+                Cancelled,
+            ),
+            fails(
+                "confirm-order=error,fence-order=error-after-commit",
+                500,
+                "compensation-pending",
+                "pending",
+                Cancelled,
+            ),
+            fails(
+                "confirm-order=error,fence-order=late-commit",
+                500,
+                "compensation-pending",
+                "pending",
+                Cancelled,
+            ),
+            fails(
+                "confirm-order=error,fence-order=abort",
+                500,
+                "execution-lost",
+                "pending",
+                Unknown,
+            ),
+            // The confirm had landed: the answer is pending, and repair settles the saga as confirmed, which is
+            // final; the stock stays reserved.
+            fails(
+                "confirm-order=error-after-commit,fence-order=error",
+                500,
+                "compensation-pending",
+                "pending",
+                Confirmed,
             ),
         ],
     )

@@ -31,7 +31,7 @@ need() {
   command -v "$1" >/dev/null 2>&1 || die "$1 is not installed: $2"
 }
 
-need "$TERRAFORM" "install Terraform >= 1.7 (https://developer.hashicorp.com/terraform/install) or set TERRAFORM"
+need "$TERRAFORM" "install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install) or set TERRAFORM"
 need node "install Node.js >= 20 (its built-in test runner runs the VTL tests)"
 need npm "install npm (it comes with Node.js)"
 need python3 "install Python >= 3.9 with venv (checkov runs in a virtualenv)"

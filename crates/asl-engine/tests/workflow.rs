@@ -1,8 +1,9 @@
 //! The project's own `workflow.asl.json` loads and runs through its main paths.
 //!
 //! The mock Lambdas here are scripted per function name, which is enough to drive the saga
-//! down its happy path, a business failure with compensation, a timeout with retries, and a
-//! failed compensation that is queued for repair.
+//! down its happy path, a business failure with compensation, a timeout with retries, a
+//! failed confirm that the fence settles either way, and a failed compensation that is
+//! queued for repair.
 
 use asl_engine::{
     execute, ExecutionOptions, ExecutionStatus, InvokeRequest, InvokeResponse, ResourceKind,
@@ -105,7 +106,7 @@ fn options(name: &str) -> ExecutionOptions {
 #[tokio::test(start_paused = true)]
 async fn happy_path_confirms_the_order() {
     let machine = StateMachine::from_json(WORKFLOW).expect("workflow loads");
-    assert_eq!(machine.timeout_seconds(), Some(27));
+    assert_eq!(machine.timeout_seconds(), Some(28));
     let mock = Arc::new(Mock::default().on("${CreateOrderFunctionArn}", created));
     let r = execute(&machine, input(), options("order-1"), mock.clone()).await;
     assert_eq!(
@@ -208,6 +209,67 @@ impl Resources for SlowFirst {
     }
 }
 
+/// confirm-order fails after its retry; what `fence-order` finds decides the outcome.
+async fn confirm_fails_and_the_fence_finds(
+    outcome: &'static str,
+) -> (asl_engine::ExecutionResult, Vec<String>) {
+    let machine = StateMachine::from_json(WORKFLOW).unwrap();
+    let mock = Arc::new(
+        Mock::default()
+            .on("${CreateOrderFunctionArn}", created)
+            .on("${ConfirmOrderFunctionArn}", |_| {
+                lambda_error("Saga.Transient", "confirmed, then lost the answer")
+            })
+            .on("${FenceOrderFunctionArn}", move |req| {
+                ok(json!({"orderId": req.payload["orderId"], "outcome": outcome}))
+            }),
+    );
+    let r = execute(&machine, input(), options("order-f"), mock.clone()).await;
+    let names = mock.calls().into_iter().map(|c| c.0).collect();
+    (r, names)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_confirm_the_fence_finds_landed_is_the_success_answer() {
+    let (r, names) = confirm_fails_and_the_fence_finds("confirmed").await;
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{r:?}");
+    let out = r.output.unwrap();
+    assert_eq!(out["statusCode"], 201);
+    assert_eq!(out["body"]["orderId"], "order-f");
+    assert_eq!(
+        names,
+        [
+            "${CreateOrderFunctionArn}",
+            "${ReserveStockFunctionArn}",
+            "${ConfirmOrderFunctionArn}",
+            "${ConfirmOrderFunctionArn}",
+            "${FenceOrderFunctionArn}"
+        ],
+        "nothing is undone once the order is confirmed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fenced_order_is_released_then_cancelled() {
+    let (r, names) = confirm_fails_and_the_fence_finds("fenced").await;
+    assert_eq!(r.status, ExecutionStatus::Failed);
+    assert_eq!(r.error.as_deref(), Some("Saga.Transient"));
+    let problem: Value = serde_json::from_str(r.cause.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        (problem["status"].as_u64(), problem["compensation"].as_str()),
+        (Some(503), Some("completed"))
+    );
+    assert_eq!(
+        names[4..],
+        [
+            "${FenceOrderFunctionArn}",
+            "${ReleaseStockFunctionArn}",
+            "${CancelOrderFunctionArn}"
+        ],
+        "the undo of confirm, then of B, then of A"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_failed_compensation_is_queued_for_repair() {
     let machine = StateMachine::from_json(WORKFLOW).unwrap();
@@ -278,7 +340,7 @@ async fn the_top_level_timeout_ends_the_execution_timed_out() {
             std::future::pending().await
         }
     }
-    // With tasks scaled far up the task timeout never fires, so the 27 s execution limit does.
+    // Without its task timeout CreateOrder hangs, so the execution limit (TimeoutSeconds) fires instead.
     let machine2 = StateMachine::from_value(&{
         let mut d = machine.definition().clone();
         d["States"]["CreateOrder"]
@@ -291,6 +353,9 @@ async fn the_top_level_timeout_ends_the_execution_timed_out() {
     let r = execute(&machine2, input(), options("order-6"), Arc::new(Hang)).await;
     assert_eq!(r.status, ExecutionStatus::TimedOut);
     assert_eq!(r.error.as_deref(), Some("States.Timeout"));
-    assert_eq!((r.stop_date - r.start_date).num_seconds(), 27);
+    assert_eq!(
+        (r.stop_date - r.start_date).num_seconds(),
+        machine.timeout_seconds().unwrap() as i64
+    );
     assert_eq!(r.to_start_sync_execution_response()["status"], "TIMED_OUT");
 }

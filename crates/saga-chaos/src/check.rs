@@ -269,8 +269,11 @@ impl Ctx<'_> {
             let d = self.describe(o);
             self.violate("bad-problem", d);
         }
-        // Then what it promised: nothing of this request's saga survives, once repairs and sweeps ran. An
-        // in-progress answer names another request's order, which may well succeed.
+        // Then what it promised, once repairs and sweeps ran. `completed` and `not-needed`: nothing of this
+        // request's saga survives. `pending`: the saga was settled into one of the two consistent states; it is
+        // cancelled with nothing reserved unless its confirm had landed, which is final, and then it is
+        // confirmed with its stock reserved. An in-progress answer names another request's order, which may
+        // well succeed.
         let mut ids: Vec<String> = o.execution.iter().cloned().collect();
         if type_ != IN_PROGRESS {
             ids.extend(o.order_id().map(str::to_string));
@@ -279,11 +282,16 @@ impl Ctx<'_> {
         for id in ids {
             let order = self.order(&id).await;
             let reserved = self.probe.reservation(&id).await;
-            let order_ok = order
+            let undone = order
                 .as_ref()
-                .is_none_or(|v| v.status == OrderStatus::Cancelled);
-            let stock_ok = reserved.is_none_or(|r| r != Some(ReservationStatus::Reserved));
-            if !(order_ok && stock_ok) {
+                .is_none_or(|v| v.status == OrderStatus::Cancelled)
+                && reserved.is_none_or(|r| r != Some(ReservationStatus::Reserved));
+            let settled_confirmed = compensation == "pending"
+                && order
+                    .as_ref()
+                    .is_some_and(|v| v.status == OrderStatus::Confirmed && v.items == p.items)
+                && reserved.is_none_or(|r| r == Some(ReservationStatus::Reserved));
+            if !(undone || settled_confirmed) {
                 let rule = if compensation == "pending" {
                     "pending-not-repaired"
                 } else {

@@ -370,24 +370,14 @@ async fn drive_and_check(
     Ok(report)
 }
 
-/// Waits until no order the answers named is PENDING, and no order a `pending` answer named is still live, or
-/// until `bound`; returns how many were PENDING when it started (the remote sweeper's share).
+/// Waits until no order the answers named is PENDING (repair and the sweeper settle every one), or until
+/// `bound`; returns how many were PENDING when it started (the remote sweeper's share).
 async fn settle_remote(
     client: &drive::Client,
     outcomes: &[drive::Outcome],
     bound: Duration,
 ) -> Result<usize, ChaosError> {
     let named = check::named_orders(outcomes);
-    let owed: std::collections::BTreeSet<String> = outcomes
-        .iter()
-        .filter(|o| o.compensation() == Some("pending"))
-        .flat_map(|o| {
-            o.order_id()
-                .map(str::to_string)
-                .into_iter()
-                .chain(o.execution.clone())
-        })
-        .collect();
     let deadline = Instant::now() + bound;
     let mut first = None;
     loop {
@@ -397,10 +387,8 @@ async fn settle_remote(
                 .get_order(id)
                 .await?
                 .and_then(|o| o.get("status").and_then(|s| s.as_str()).map(str::to_string));
-            match status.as_deref() {
-                Some("PENDING") => waiting += 1,
-                Some("CONFIRMED") if owed.contains(id) => waiting += 1,
-                _ => {}
+            if status.as_deref() == Some("PENDING") {
+                waiting += 1;
             }
         }
         let first = *first.get_or_insert(waiting);

@@ -63,11 +63,11 @@ impl Plan {
 }
 
 const FORWARD: [Step; 3] = [Step::CreateOrder, Step::ReserveStock, Step::ConfirmOrder];
-const COMPENSATIONS: [Step; 2] = [Step::ReleaseStock, Step::CancelOrder];
+const COMPENSATIONS: [Step; 3] = [Step::FenceOrder, Step::ReleaseStock, Step::CancelOrder];
 
-/// A fault plan for one request. Compensation faults only act once something failed and `enqueue-repair` only
-/// once a compensation failed, so they are layered on top of a forward fault (or of a shortage, which fails
-/// reserve-stock without any injected fault).
+/// A fault plan for one request. Compensation faults only act once something failed (`fence-order` only once
+/// confirm-order failed) and `enqueue-repair` only once a compensation failed, so they are layered on top of a
+/// forward fault (or of a shortage, which fails reserve-stock without any injected fault).
 pub fn random_faults(rng: &mut StdRng) -> FaultPlan {
     if rng.random_bool(FAULT_FREE) {
         return FaultPlan::none();
@@ -78,12 +78,12 @@ pub fn random_faults(rng: &mut StdRng) -> FaultPlan {
         pairs.push((*FORWARD.choose(rng).expect("steps"), mode(rng)));
     }
     if pairs.is_empty() || rng.random_bool(0.5) {
-        match rng.random_range(0..5) {
+        match rng.random_range(0..7) {
             0 => {
                 pairs.push((Step::ReleaseStock, mode(rng)));
                 pairs.push((Step::CancelOrder, mode(rng)));
             }
-            n => pairs.push((COMPENSATIONS[n % 2], mode(rng))),
+            n => pairs.push((COMPENSATIONS[n % 3], mode(rng))),
         }
         if rng.random_bool(0.5) {
             pairs.push((Step::EnqueueRepair, mode(rng)));

@@ -40,8 +40,9 @@ Examples:
   saga run hello.asl.json --input '{\"name\": \"Ada\"}'
   saga run flow.asl.json --input @input.json --mock mocks.json --history
   saga run workflow.asl.json --var CreateOrderFunctionArn=create-order --var ReserveStockFunctionArn=reserve-stock \\
-      --var ConfirmOrderFunctionArn=confirm-order --var ReleaseStockFunctionArn=release-stock \\
-      --var CancelOrderFunctionArn=cancel-order --var RepairQueueUrl=http://localhost/repair \\
+      --var ConfirmOrderFunctionArn=confirm-order --var FenceOrderFunctionArn=fence-order \\
+      --var ReleaseStockFunctionArn=release-stock --var CancelOrderFunctionArn=cancel-order \\
+      --var RepairQueueUrl=http://localhost/repair \\
       --mock mocks.json --input @order.json --name order-1 --time-scale 0.1")]
 pub struct Args {
     /// The state machine definition (Amazon States Language, JSONPath), or - for stdin.

@@ -248,6 +248,10 @@ fn workflow_vars() -> Vec<String> {
             "arn:aws:lambda:us-east-1:123456789012:function:confirm-order",
         ),
         (
+            "FenceOrderFunctionArn",
+            "arn:aws:lambda:us-east-1:123456789012:function:fence-order",
+        ),
+        (
             "ReleaseStockFunctionArn",
             "arn:aws:lambda:us-east-1:123456789012:function:release-stock",
         ),

@@ -22,6 +22,9 @@ pub enum StepError {
     /// A compensation already cancelled this order; a forward step must not bring it back.
     #[error("order {0} was already cancelled")]
     OrderCancelled(String),
+    /// The order is CONFIRMED, which is final: a compensation must not cancel it.
+    #[error("order {0} is confirmed, which is final")]
+    OrderConfirmed(String),
     /// Worth retrying: a store was unavailable, or a fault was injected.
     #[error("{0}")]
     Transient(String),
@@ -38,6 +41,7 @@ impl StepError {
             StepError::IdempotencyKeyReused { .. } => "Saga.IdempotencyKeyReused",
             StepError::InsufficientStock { .. } => "Saga.InsufficientStock",
             StepError::OrderCancelled(_) => "Saga.OrderCancelled",
+            StepError::OrderConfirmed(_) => "Saga.OrderConfirmed",
             StepError::Transient(_) => "Saga.Transient",
             StepError::Internal(_) => "Saga.Internal",
         }

@@ -17,6 +17,8 @@ pub enum Step {
     CreateOrder,
     ReserveStock,
     ConfirmOrder,
+    /// The compensation of `ConfirmOrder`: stops a confirm from landing, or finds that it already did.
+    FenceOrder,
     ReleaseStock,
     CancelOrder,
     /// The `sqs:sendMessage` task that queues a failed compensation for repair.
@@ -24,10 +26,11 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 6] = [
+    pub const ALL: [Step; 7] = [
         Step::CreateOrder,
         Step::ReserveStock,
         Step::ConfirmOrder,
+        Step::FenceOrder,
         Step::ReleaseStock,
         Step::CancelOrder,
         Step::EnqueueRepair,
@@ -38,6 +41,7 @@ impl Step {
             Step::CreateOrder => "create-order",
             Step::ReserveStock => "reserve-stock",
             Step::ConfirmOrder => "confirm-order",
+            Step::FenceOrder => "fence-order",
             Step::ReleaseStock => "release-stock",
             Step::CancelOrder => "cancel-order",
             Step::EnqueueRepair => "enqueue-repair",
@@ -46,7 +50,10 @@ impl Step {
 
     /// Compensations run only after something failed; faults on them test the repair path.
     pub fn is_compensation(self) -> bool {
-        matches!(self, Step::ReleaseStock | Step::CancelOrder)
+        matches!(
+            self,
+            Step::FenceOrder | Step::ReleaseStock | Step::CancelOrder
+        )
     }
 }
 

@@ -68,6 +68,30 @@ pub struct Order {
     /// forward step landing late cannot bring the order to life.
     #[serde(default)]
     pub tombstone: bool,
+    /// Set by the compensation of `ConfirmOrder` (`fence-order`) on a PENDING order: from then on no confirm can
+    /// land, so the compensation may release the stock and cancel without racing a late confirm. CONFIRMED is
+    /// final; this flag is what makes it so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fenced: bool,
+}
+
+impl Order {
+    /// A new PENDING order, as `create-order` writes it before binding a key or hashing a request.
+    pub fn pending(order_id: &str, customer_id: &str, items: Vec<OrderLine>, now_ms: i64) -> Self {
+        Self {
+            order_id: order_id.to_string(),
+            status: OrderStatus::Pending,
+            customer_id: customer_id.to_string(),
+            items,
+            created_at: now_ms,
+            updated_at: now_ms,
+            idempotency_key: None,
+            request_hash: None,
+            failure: None,
+            tombstone: false,
+            fenced: false,
+        }
+    }
 }
 
 /// System B's per-sku counters. `available + reserved` only changes through `PUT /inventory/{sku}`.

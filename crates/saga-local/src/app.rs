@@ -98,6 +98,7 @@ pub fn local_placeholders() -> Vec<(String, String)> {
         ("CreateOrderFunctionArn".into(), function("create-order")),
         ("ReserveStockFunctionArn".into(), function("reserve-stock")),
         ("ConfirmOrderFunctionArn".into(), function("confirm-order")),
+        ("FenceOrderFunctionArn".into(), function("fence-order")),
         ("ReleaseStockFunctionArn".into(), function("release-stock")),
         ("CancelOrderFunctionArn".into(), function("cancel-order")),
         (

@@ -21,10 +21,11 @@ use tokio::time::Instant;
 use crate::app::Shared;
 
 /// Function names, as the last segment of the ARNs the definition is rendered with.
-pub const FUNCTIONS: [(&str, Step); 5] = [
+pub const FUNCTIONS: [(&str, Step); 6] = [
     ("create-order", Step::CreateOrder),
     ("reserve-stock", Step::ReserveStock),
     ("confirm-order", Step::ConfirmOrder),
+    ("fence-order", Step::FenceOrder),
     ("release-stock", Step::ReleaseStock),
     ("cancel-order", Step::CancelOrder),
 ];
@@ -97,6 +98,10 @@ impl ExecutionResources {
             },
             Step::ConfirmOrder => match decode::<OrderStepInput>(payload) {
                 Ok(i) => respond(confirm_order::handle(&*s.orders, i, &ctx).await),
+                Err(r) => r,
+            },
+            Step::FenceOrder => match decode::<OrderStepInput>(payload) {
+                Ok(i) => respond(fence_order::handle(&*s.orders, i, &ctx).await),
                 Err(r) => r,
             },
             Step::ReleaseStock => match decode::<OrderStepInput>(payload) {

@@ -7,8 +7,6 @@ use saga_store::{InventoryStore, OrderStore};
 
 /// How many orders one pass compensates at most; the next pass takes the rest.
 const BATCH: usize = 500;
-/// How far back a pass looks for confirmed orders whose compensation was cut off halfway.
-pub const LOOKBACK: Duration = Duration::from_secs(900);
 
 /// Every `interval`, compensates orders abandoned halfway once they are `older_than` (see `order_sweeper`).
 pub async fn run(
@@ -30,19 +28,15 @@ pub async fn run(
     }
 }
 
-/// One pass; returns how many orders it compensated.
+/// One pass; returns how many orders it settled (compensated, or found confirmed).
 pub async fn sweep_once(
     orders: &dyn OrderStore,
     inventory: &dyn InventoryStore,
     older_than: Duration,
 ) -> usize {
-    let window = order_sweeper::Window::ending(
-        saga_domain::now_ms(),
-        older_than.as_millis() as i64,
-        LOOKBACK.as_millis() as i64,
-    );
-    match order_sweeper::sweep(orders, inventory, window, BATCH).await {
-        Ok(report) => report.compensated.len(),
+    let created_before_ms = saga_domain::now_ms() - older_than.as_millis() as i64;
+    match order_sweeper::sweep(orders, inventory, created_before_ms, BATCH).await {
+        Ok(report) => report.compensated.len() + report.confirmed.len(),
         Err(e) => {
             tracing::warn!(error = %e, "sweep failed; the next pass retries");
             0

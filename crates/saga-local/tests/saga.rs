@@ -157,6 +157,29 @@ async fn assert_atomic(server: &RunningServer, answer: &Answer, put_in: &[(&str,
     }
 }
 
+/// One sweeper pass with no age limit: every PENDING order counts as abandoned.
+async fn sweep_now(server: &RunningServer) -> usize {
+    saga_local::sweeper::sweep_once(
+        &*server.app.shared.orders,
+        &*server.app.shared.inventory,
+        Duration::ZERO,
+    )
+    .await
+}
+
+/// (available, reserved) of `sku`.
+async fn level(server: &RunningServer, sku: &str) -> (u64, u64) {
+    let l = server
+        .app
+        .shared
+        .inventory
+        .get_stock(sku)
+        .await
+        .unwrap()
+        .unwrap();
+    (l.available, l.reserved)
+}
+
 /// Lets late writes land (a `late-commit` step sleeps past its deadline), then finishes owed repairs.
 async fn settle(server: &RunningServer) {
     tokio::time::sleep(Duration::from_secs_f64(2.5 * TIME_SCALE + 0.3)).await;
@@ -295,6 +318,13 @@ async fn every_fault_mode_on_every_forward_step_leaves_consistent_data() {
     let results = futures_join_all(runs).await;
     settle(&s).await;
     for (step, mode, expected, sku, a) in results {
+        // A confirm that landed is final: the fence finds it and the saga answers as succeeded. A late one
+        // races the fence, and either outcome is consistent (`assert_atomic` checks the data agrees).
+        let expected = match (step, mode) {
+            ("confirm-order", "error-after-commit") => 201,
+            ("confirm-order", "late-commit") if a.status == 201 => 201,
+            _ => expected,
+        };
         assert_eq!(a.status, expected, "{step}={mode}: {}", a.body);
         if expected != 201 {
             assert_eq!(a.body["compensation"], "completed", "{step}={mode}");
@@ -328,6 +358,14 @@ async fn every_fault_mode_on_every_compensation_is_repaired() {
             ));
         }
     }
+    for (mode, _, _) in COMPENSATION {
+        // The fence runs only after confirm-order failed, and has no retry: any fault on it queues a repair.
+        cases.push((
+            format!("confirm-order=error,fence-order={mode}"),
+            500,
+            "pending",
+        ));
+    }
     let runs = cases.into_iter().map(|(fault, status, compensation)| {
         let c = c.clone();
         async move {
@@ -356,7 +394,7 @@ async fn every_fault_mode_on_every_compensation_is_repaired() {
     let stats = s.app.shared.repair.stats();
     assert_eq!(stats.pending, 0);
     assert_eq!(
-        stats.repaired, 8,
+        stats.repaired, 13,
         "every pending answer was queued and repaired: {stats:?}"
     );
 }
@@ -369,39 +407,23 @@ async fn a_lost_execution_answers_500_pending_and_the_sweeper_finishes_it() {
         "create-order",
         "reserve-stock",
         "confirm-order",
+        "fence-order",
         "release-stock",
     ] {
         let sku = unique("sku");
         c.put_stock(&sku, 5).await;
-        // release-stock only runs after a failure, so fail reserve first.
-        let fault = if step == "release-stock" {
-            "reserve-stock=error-after-commit,release-stock=abort".to_string()
-        } else {
-            format!("{step}=abort")
+        // Compensations only run after a failure: fail reserve (or, for the fence, confirm) first.
+        let fault = match step {
+            "release-stock" => "reserve-stock=error-after-commit,release-stock=abort".to_string(),
+            "fence-order" => "confirm-order=error,fence-order=abort".to_string(),
+            _ => format!("{step}=abort"),
         };
         let a = c.order(&body(&sku, 2), None, Some(&fault)).await;
         assert_eq!(a.status, 500, "{fault}: {}", a.body);
         assert_eq!(a.body["compensation"], "pending");
         assert!(a.headers.contains_key("x-saga-execution"));
-        let swept = saga_local::sweeper::sweep_once(
-            &*s.app.shared.orders,
-            &*s.app.shared.inventory,
-            Duration::ZERO,
-        )
-        .await;
-        let level = s
-            .app
-            .shared
-            .inventory
-            .get_stock(&sku)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (level.available, level.reserved),
-            (5, 0),
-            "{fault}: swept {swept}"
-        );
+        let swept = sweep_now(&s).await;
+        assert_eq!(level(&s, &sku).await, (5, 0), "{fault}: swept {swept}");
         assert!(
             s.app
                 .store
@@ -488,15 +510,7 @@ async fn concurrent_orders_for_one_sku_never_oversell() {
     for a in &answers {
         assert_atomic(&s, a, &[(&sku, 20)]).await;
     }
-    let level = s
-        .app
-        .shared
-        .inventory
-        .get_stock(&sku)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((level.available, level.reserved), (0, 20));
+    assert_eq!(level(&s, &sku).await, (0, 20));
 }
 
 #[tokio::test]
@@ -648,16 +662,8 @@ async fn with_a_data_dir_orders_stock_and_owed_repairs_survive_a_restart() {
     .unwrap();
     assert_eq!(order["status"], "CONFIRMED", "the confirmed order survived");
     assert_atomic(&s, &pending, &[(&sku, 10)]).await;
-    let level = s
-        .app
-        .shared
-        .inventory
-        .get_stock(&sku)
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        (level.available, level.reserved),
+        level(&s, &sku).await,
         (8, 2),
         "the owed repair ran after the restart"
     );
@@ -706,15 +712,53 @@ async fn the_aws_sdk_runs_the_saga_through_the_step_functions_api() {
     );
 }
 
+/// Confirmation is the point of no return. A confirm that committed and then failed is found by the fence, so
+/// the saga answers 201; a replay of the same key, which only reads, agrees; nothing is ever undone.
+#[tokio::test]
+async fn a_confirm_that_landed_is_final_and_answers_success() {
+    let s = server().await;
+    let c = Client::new(&s);
+    let sku = unique("sku");
+    c.put_stock(&sku, 5).await;
+    let key = unique("key");
+    let a = c
+        .order(
+            &body(&sku, 2),
+            Some(&key),
+            Some("confirm-order=error-after-commit"),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let replay = c.order(&body(&sku, 2), Some(&key), None).await;
+    assert_eq!((replay.status, &replay.body), (201, &a.body));
+    settle(&s).await;
+    sweep_now(&s).await;
+    assert_atomic(&s, &a, &[(&sku, 5)]).await;
+    let order = s
+        .app
+        .shared
+        .orders
+        .get_order(a.body["orderId"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (order.status, order.fenced),
+        (OrderStatus::Confirmed, false)
+    );
+}
+
+/// The fence held, the stock was released, and then the compensation was cut off before cancel-order: the
+/// order is left PENDING (fenced), and the sweeper finishes it.
 #[tokio::test]
 async fn a_compensation_cut_off_after_release_is_finished_by_the_sweeper() {
     let s = server().await;
     let c = Client::new(&s);
     for fault in [
-        // confirm commits, then fails; release runs; the execution is lost before cancel-order.
-        "confirm-order=error-after-commit,cancel-order=abort",
+        // The execution is lost before cancel-order.
+        "confirm-order=error,cancel-order=abort",
         // …or cancel-order fails and the repair message cannot be sent either.
-        "confirm-order=error-after-commit,cancel-order=error,enqueue-repair=error",
+        "confirm-order=error,cancel-order=error,enqueue-repair=error",
     ] {
         let sku = unique("sku");
         c.put_stock(&sku, 5).await;
@@ -726,12 +770,7 @@ async fn a_compensation_cut_off_after_release_is_finished_by_the_sweeper() {
             a.body
         );
         settle(&s).await;
-        saga_local::sweeper::sweep_once(
-            &*s.app.shared.orders,
-            &*s.app.shared.inventory,
-            Duration::ZERO,
-        )
-        .await;
+        sweep_now(&s).await;
         let id = a.body["orderId"].as_str().map(str::to_string);
         let cancelled = s
             .app
@@ -741,14 +780,6 @@ async fn a_compensation_cut_off_after_release_is_finished_by_the_sweeper() {
             .filter(|o| !o.tombstone && id.as_deref().is_none_or(|id| o.order_id == id))
             .all(|o| o.status == OrderStatus::Cancelled);
         assert!(cancelled, "{fault}: the order ends cancelled");
-        let level = s
-            .app
-            .shared
-            .inventory
-            .get_stock(&sku)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!((level.available, level.reserved), (5, 0), "{fault}");
+        assert_eq!(level(&s, &sku).await, (5, 0), "{fault}");
     }
 }

@@ -23,6 +23,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotencyKey";
 pub const REQUEST_HASH: &str = "requestHash";
 pub const FAILURE: &str = "failure";
 pub const TOMBSTONE: &str = "tombstone";
+pub const FENCED: &str = "fenced";
 pub const SKU: &str = "sku";
 pub const QUANTITY: &str = "quantity";
 pub const AVAILABLE: &str = "available";
@@ -184,6 +185,10 @@ pub fn order_to_item(o: &Order) -> Item {
     if let Some(f) = &o.failure {
         item.insert(FAILURE.to_string(), failure_to_attr(f));
     }
+    // Only `fence-order` sets it; an order that was never fenced carries no attribute, as before the flag existed.
+    if o.fenced {
+        item.insert(FENCED.to_string(), AttributeValue::Bool(true));
+    }
     item
 }
 
@@ -233,6 +238,7 @@ pub fn order_from_item(item: &Item) -> Result<Order, StoreError> {
         request_hash: r.opt_s(REQUEST_HASH)?,
         failure,
         tombstone: r.opt_bool(TOMBSTONE)?.unwrap_or(false),
+        fenced: r.opt_bool(FENCED)?.unwrap_or(false),
     })
 }
 
@@ -336,6 +342,7 @@ mod tests {
                 cause: "{\"sku\":\"a\"}".into(),
             }),
             tombstone: false,
+            fenced: true,
         }
     }
 
@@ -358,9 +365,14 @@ mod tests {
             request_hash: None,
             failure: None,
             tombstone: true,
+            fenced: false,
         };
         let item = order_to_item(&o);
-        assert!(!item.contains_key(FAILURE) && !item.contains_key(IDEMPOTENCY_KEY));
+        assert!(
+            !item.contains_key(FAILURE)
+                && !item.contains_key(IDEMPOTENCY_KEY)
+                && !item.contains_key(FENCED)
+        );
         assert_eq!(order_from_item(&item).unwrap(), o);
     }
 
@@ -381,13 +393,14 @@ mod tests {
     fn optional_order_attributes_default_like_the_json_model() {
         let mut item = order_to_item(&full_order());
         item.remove(TOMBSTONE);
+        item.remove(FENCED);
         item.remove(CUSTOMER_ID);
         item.insert(REQUEST_HASH.into(), AttributeValue::Null(true));
         if let Some(AttributeValue::M(f)) = item.get_mut(FAILURE) {
             f.remove(FAILURE_CAUSE);
         }
         let o = order_from_item(&item).unwrap();
-        assert!(!o.tombstone);
+        assert!(!o.tombstone && !o.fenced);
         assert_eq!(o.customer_id, "");
         assert_eq!(o.request_hash, None);
         assert_eq!(o.failure.unwrap().cause, "");

@@ -55,8 +55,8 @@ use saga_domain::{
     Failure, Order, OrderLine, OrderStatus, Reservation, ReservationStatus, StockLevel,
 };
 use saga_store::{
-    CancelOutcome, ConfirmOutcome, InventoryStore, KeyClaim, KeyClaimOutcome, OrderStore,
-    PutOutcome, ReleaseOutcome, ReserveOutcome, StoreError, StoreResult,
+    CancelOutcome, ConfirmOutcome, FenceOutcome, InventoryStore, KeyClaim, KeyClaimOutcome,
+    OrderStore, PutOutcome, ReleaseOutcome, ReserveOutcome, StoreError, StoreResult,
 };
 
 mod error;
@@ -498,8 +498,10 @@ impl OrderStore for DynamoStore {
         let expr = Expr::new()
             .name(STATUS)
             .name(UPDATED_AT)
+            .name(FENCED)
             .value(":confirmed", s(OrderStatus::Confirmed.as_str()))
             .value(":pending", s(OrderStatus::Pending.as_str()))
+            .value(":true", AttributeValue::Bool(true))
             .value(":now", n(now_ms));
         for _ in 0..MAX_ROUNDS {
             let res = self
@@ -508,7 +510,9 @@ impl OrderStore for DynamoStore {
                 .table_name(table)
                 .set_key(Some(key(ORDER_ID, order_id)))
                 .update_expression("SET #status = :confirmed, #updatedAt = :now")
-                .condition_expression("#status = :pending")
+                .condition_expression(
+                    "#status = :pending AND (attribute_not_exists(#fenced) OR #fenced <> :true)",
+                )
                 .set_expression_attribute_names(expr.names())
                 .set_expression_attribute_values(expr.values())
                 .return_values(ReturnValue::AllNew)
@@ -530,6 +534,7 @@ impl OrderStore for DynamoStore {
             };
             let old = order_from_item(&old)?;
             match old.status {
+                OrderStatus::Pending if old.fenced => return Ok(ConfirmOutcome::Fenced(old)),
                 // Someone wrote it back to PENDING after the refusal; try again.
                 OrderStatus::Pending => continue,
                 OrderStatus::Confirmed => return Ok(ConfirmOutcome::AlreadyConfirmed(old)),
@@ -537,6 +542,56 @@ impl OrderStore for DynamoStore {
             }
         }
         Err(gave_up("confirming an order"))
+    }
+
+    async fn fence_order(&self, order_id: &str, now_ms: i64) -> StoreResult<FenceOutcome> {
+        let table = &self.tables.orders;
+        let expr = Expr::new()
+            .name(STATUS)
+            .name(UPDATED_AT)
+            .name(FENCED)
+            .value(":pending", s(OrderStatus::Pending.as_str()))
+            .value(":true", AttributeValue::Bool(true))
+            .value(":now", n(now_ms));
+        let res = self
+            .client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(key(ORDER_ID, order_id)))
+            .update_expression("SET #fenced = :true, #updatedAt = :now")
+            // Same condition as confirm's, negated on the flag: of a racing confirm and fence, exactly one wins.
+            .condition_expression(
+                "#status = :pending AND (attribute_not_exists(#fenced) OR #fenced <> :true)",
+            )
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match res {
+            Ok(out) => {
+                return Ok(FenceOutcome::Fenced(order_from_item(
+                    &out.attributes.unwrap_or_default(),
+                )?))
+            }
+            Err(e) => update_refusal(&format!("UpdateItem {table}"), e)?,
+        };
+        let Some(old) = self.found(old, table, ORDER_ID, order_id).await? else {
+            return Ok(FenceOutcome::NotFound);
+        };
+        let old = order_from_item(&old)?;
+        // Every state but an unfenced PENDING one is final for the fence, so no second round is needed.
+        Ok(match old.status {
+            OrderStatus::Pending if old.fenced => FenceOutcome::AlreadyFenced(old),
+            OrderStatus::Pending => {
+                return Err(StoreError::Corrupt(format!(
+                    "order {order_id} refused a fence while PENDING and unfenced"
+                )))
+            }
+            OrderStatus::Confirmed => FenceOutcome::Confirmed(old),
+            OrderStatus::Cancelled => FenceOutcome::AlreadyCancelled(old),
+        })
     }
 
     async fn cancel_order(
@@ -551,7 +606,6 @@ impl OrderStore for DynamoStore {
             .name(UPDATED_AT)
             .value(":cancelled", s(OrderStatus::Cancelled.as_str()))
             .value(":pending", s(OrderStatus::Pending.as_str()))
-            .value(":confirmed", s(OrderStatus::Confirmed.as_str()))
             .value(":now", n(now_ms));
         let mut set = "SET #status = :cancelled, #updatedAt = :now".to_string();
         if let Some(f) = failure {
@@ -566,9 +620,9 @@ impl OrderStore for DynamoStore {
                 .table_name(table)
                 .set_key(Some(key(ORDER_ID, order_id)))
                 .update_expression(&set)
-                // Naming the statuses that may be cancelled, rather than excluding CANCELLED, leaves an item
-                // with a status this code never writes untouched and reported as corrupt.
-                .condition_expression("#status IN (:pending, :confirmed)")
+                // Only PENDING may be cancelled: CONFIRMED is final, and naming the one status rather than
+                // excluding others leaves an item with a status this code never writes untouched.
+                .condition_expression("#status = :pending")
                 .set_expression_attribute_names(cancel.names())
                 .set_expression_attribute_values(cancel.values())
                 .return_values(ReturnValue::AllNew)
@@ -597,6 +651,7 @@ impl OrderStore for DynamoStore {
                     request_hash: None,
                     failure: failure.cloned(),
                     tombstone: true,
+                    fenced: false,
                 };
                 match self
                     .put_if_absent(table, ORDER_ID, order_to_item(&tombstone))
@@ -608,8 +663,11 @@ impl OrderStore for DynamoStore {
                 }
             };
             let old = order_from_item(&old)?;
-            if old.status != OrderStatus::Cancelled {
-                continue;
+            match old.status {
+                OrderStatus::Confirmed => return Ok(CancelOutcome::Confirmed(old)),
+                // Written back to PENDING after the refusal (a create racing its tombstone); try again.
+                OrderStatus::Pending => continue,
+                OrderStatus::Cancelled => {}
             }
             let Some(f) = failure.filter(|_| old.failure.is_none()) else {
                 return Ok(CancelOutcome::AlreadyCancelled(old));

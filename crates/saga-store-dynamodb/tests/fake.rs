@@ -198,6 +198,7 @@ async fn a_refused_write_uses_the_old_image_without_reading_again() {
         request_hash: None,
         failure: None,
         tombstone: false,
+        fenced: false,
     };
     let PutOutcome::Existing(existing) = f.store.put_order_if_absent(&order).await.unwrap() else {
         panic!("the refusal reports what holds the id")

@@ -93,6 +93,7 @@ fn sample_order(id: &str) -> Order {
         request_hash: None,
         failure: None,
         tombstone: false,
+        fenced: false,
     }
 }
 
@@ -380,6 +381,7 @@ async fn sweeper_query_pages_through_the_index_like_the_embedded_store() {
                 request_hash: None,
                 failure: None,
                 tombstone: false,
+                fenced: false,
             };
             assert_eq!(
                 s.put_order_if_absent(&order).await.unwrap(),

@@ -27,12 +27,16 @@ fn order(id: &str, created_at: i64) -> Order {
         request_hash: Some("h".into()),
         failure: None,
         tombstone: false,
+        fenced: false,
     }
 }
 
 pub async fn run_all(orders: Arc<dyn OrderStore>, inventory: Arc<dyn InventoryStore>, ns: &str) {
     idempotency_keys(&*orders, ns).await;
     order_lifecycle(&*orders, ns).await;
+    fenced_order_is_never_confirmed(&*orders, ns).await;
+    unfenced_pending_order_is_cancelled(&*orders, ns).await;
+    confirm_and_fence_race_has_one_winner(orders.clone(), ns).await;
     cancel_before_create_tombstones(&*orders, ns).await;
     sweeper_listing(&*orders, ns).await;
     reserve_and_release(&*inventory, ns).await;
@@ -106,8 +110,62 @@ pub async fn order_lifecycle(s: &dyn OrderStore, ns: &str) {
         error: "Saga.Transient".into(),
         cause: "{}".into(),
     };
+    assert!(
+        matches!(s.cancel_order(&id, Some(&f), 30).await.unwrap(), CancelOutcome::Confirmed(c) if c.status == OrderStatus::Confirmed),
+        "CONFIRMED is final: cancel must refuse it"
+    );
+    assert!(
+        matches!(s.fence_order(&id, 31).await.unwrap(), FenceOutcome::Confirmed(c) if !c.fenced),
+        "fencing a CONFIRMED order reports it and changes nothing"
+    );
+    assert_eq!(
+        s.get_order(&id)
+            .await
+            .unwrap()
+            .map(|o| (o.status, o.fenced)),
+        Some((OrderStatus::Confirmed, false))
+    );
+    assert_eq!(
+        s.confirm_order(&format!("{ns}-missing"), 1).await.unwrap(),
+        ConfirmOutcome::NotFound
+    );
+    assert_eq!(
+        s.fence_order(&format!("{ns}-missing"), 1).await.unwrap(),
+        FenceOutcome::NotFound
+    );
+}
+
+/// The compensation of a confirm: once fenced, a PENDING order can only be cancelled, however late a confirm lands.
+pub async fn fenced_order_is_never_confirmed(s: &dyn OrderStore, ns: &str) {
+    let id = format!("{ns}-order-fenced");
+    s.put_order_if_absent(&order(&id, 10)).await.unwrap();
+    let FenceOutcome::Fenced(o) = s.fence_order(&id, 20).await.unwrap() else {
+        panic!("a PENDING order is fenced")
+    };
+    assert_eq!(
+        (o.status, o.fenced, o.updated_at),
+        (OrderStatus::Pending, true, 20)
+    );
+    assert!(
+        matches!(
+            s.fence_order(&id, 21).await.unwrap(),
+            FenceOutcome::AlreadyFenced(_)
+        ),
+        "fence is idempotent"
+    );
+    assert!(
+        matches!(
+            s.confirm_order(&id, 22).await.unwrap(),
+            ConfirmOutcome::Fenced(_)
+        ),
+        "a confirm landing after the fence is refused"
+    );
+    let f = Failure {
+        error: "Saga.Transient".into(),
+        cause: "{}".into(),
+    };
     let CancelOutcome::Cancelled(c) = s.cancel_order(&id, Some(&f), 30).await.unwrap() else {
-        panic!("a confirmed order can be cancelled by its own saga's compensation")
+        panic!("a fenced order is cancelled")
     };
     assert_eq!(
         (c.status, c.failure.as_ref()),
@@ -133,10 +191,23 @@ pub async fn order_lifecycle(s: &dyn OrderStore, ns: &str) {
         ),
         "a late confirm must not resurrect a cancelled order"
     );
-    assert_eq!(
-        s.confirm_order(&format!("{ns}-missing"), 1).await.unwrap(),
-        ConfirmOutcome::NotFound
+    assert!(
+        matches!(
+            s.fence_order(&id, 41).await.unwrap(),
+            FenceOutcome::AlreadyCancelled(_)
+        ),
+        "a repair that fences a cancelled order goes on to finish it"
     );
+}
+
+/// A PENDING order that was never fenced (its saga failed before confirming) is cancelled directly.
+pub async fn unfenced_pending_order_is_cancelled(s: &dyn OrderStore, ns: &str) {
+    let id = format!("{ns}-order-unfenced");
+    s.put_order_if_absent(&order(&id, 10)).await.unwrap();
+    assert!(matches!(
+        s.cancel_order(&id, None, 20).await.unwrap(),
+        CancelOutcome::Cancelled(c) if c.status == OrderStatus::Cancelled && c.failure.is_none()
+    ));
 }
 
 pub async fn cancel_before_create_tombstones(s: &dyn OrderStore, ns: &str) {
@@ -303,4 +374,43 @@ pub async fn concurrent_reservations_never_oversell(s: Arc<dyn InventoryStore>, 
     }
     assert_eq!(reserved, 25, "exactly the stock on hand is reserved");
     assert_eq!(level(&*s, &a).await, (0, 25));
+}
+
+/// A confirm and a fence racing on the same PENDING order: exactly one of them wins, and the order ends as the
+/// winner says.
+pub async fn confirm_and_fence_race_has_one_winner(s: Arc<dyn OrderStore>, ns: &str) {
+    let ids: Vec<String> = (0..20).map(|i| format!("{ns}-race-{i}")).collect();
+    for id in &ids {
+        s.put_order_if_absent(&order(id, 10)).await.unwrap();
+    }
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (s, id) = (s.clone(), id.clone());
+            tokio::spawn(async move {
+                let confirm = {
+                    let (s, id) = (s.clone(), id.clone());
+                    tokio::spawn(async move { s.confirm_order(&id, 20).await.unwrap() })
+                };
+                let fence = s.fence_order(&id, 20).await.unwrap();
+                (id, confirm.await.unwrap(), fence)
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (id, confirm, fence) = t.await.unwrap();
+        let stored = s.get_order(&id).await.unwrap().unwrap();
+        match (&confirm, &fence) {
+            (ConfirmOutcome::Confirmed(_), FenceOutcome::Confirmed(_)) => {
+                assert_eq!(
+                    (stored.status, stored.fenced),
+                    (OrderStatus::Confirmed, false)
+                )
+            }
+            (ConfirmOutcome::Fenced(_), FenceOutcome::Fenced(_)) => {
+                assert_eq!((stored.status, stored.fenced), (OrderStatus::Pending, true))
+            }
+            other => panic!("{id}: confirm and fence must not both win or both lose: {other:?}"),
+        }
+    }
 }

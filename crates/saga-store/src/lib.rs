@@ -71,6 +71,20 @@ pub enum ConfirmOutcome {
     AlreadyConfirmed(Order),
     /// A compensation got there first; the order stays cancelled.
     Cancelled(Order),
+    /// A compensation fenced the PENDING order; it will be cancelled, so it is not confirmed.
+    Fenced(Order),
+    NotFound,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FenceOutcome {
+    /// The order was PENDING and is now fenced: no confirm can land any more.
+    Fenced(Order),
+    AlreadyFenced(Order),
+    /// The confirm landed first. CONFIRMED is final: the saga succeeded and nothing may be compensated.
+    Confirmed(Order),
+    AlreadyCancelled(Order),
+    /// No order has this id; nothing can confirm it (a later cancel tombstones the id).
     NotFound,
 }
 
@@ -80,6 +94,8 @@ pub enum CancelOutcome {
     AlreadyCancelled(Order),
     /// No order had this id; a tombstone now holds it.
     Tombstoned,
+    /// Refused: the order is CONFIRMED, which is final.
+    Confirmed(Order),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,9 +129,12 @@ pub trait OrderStore: Send + Sync {
     /// Writes `order` unless any record holds its id.
     async fn put_order_if_absent(&self, order: &Order) -> StoreResult<PutOutcome>;
     async fn get_order(&self, order_id: &str) -> StoreResult<Option<Order>>;
-    /// PENDING → CONFIRMED.
+    /// PENDING and not fenced → CONFIRMED.
     async fn confirm_order(&self, order_id: &str, now_ms: i64) -> StoreResult<ConfirmOutcome>;
-    /// Anything → CANCELLED, recording `failure` if the order does not hold one yet; an absent id becomes a tombstone.
+    /// PENDING → PENDING and fenced, so that no confirm can land; reports a CONFIRMED order instead of touching it.
+    async fn fence_order(&self, order_id: &str, now_ms: i64) -> StoreResult<FenceOutcome>;
+    /// PENDING → CANCELLED, recording `failure` if the order does not hold one yet; an absent id becomes a
+    /// tombstone. A CONFIRMED order is refused: confirmation is the saga's point of no return.
     async fn cancel_order(
         &self,
         order_id: &str,

@@ -279,6 +279,7 @@ impl OrderStore for MemoryStore {
         self.with(|s| match s.orders.get_mut(order_id) {
             None => (ConfirmOutcome::NotFound, vec![]),
             Some(o) => match o.status {
+                OrderStatus::Pending if o.fenced => (ConfirmOutcome::Fenced(o.clone()), vec![]),
                 OrderStatus::Pending => {
                     o.status = OrderStatus::Confirmed;
                     o.updated_at = now_ms;
@@ -289,6 +290,27 @@ impl OrderStore for MemoryStore {
                 }
                 OrderStatus::Confirmed => (ConfirmOutcome::AlreadyConfirmed(o.clone()), vec![]),
                 OrderStatus::Cancelled => (ConfirmOutcome::Cancelled(o.clone()), vec![]),
+            },
+        })
+    }
+
+    async fn fence_order(&self, order_id: &str, now_ms: i64) -> StoreResult<FenceOutcome> {
+        self.with(|s| match s.orders.get_mut(order_id) {
+            None => (FenceOutcome::NotFound, vec![]),
+            Some(o) => match o.status {
+                OrderStatus::Pending if o.fenced => {
+                    (FenceOutcome::AlreadyFenced(o.clone()), vec![])
+                }
+                OrderStatus::Pending => {
+                    o.fenced = true;
+                    o.updated_at = now_ms;
+                    (
+                        FenceOutcome::Fenced(o.clone()),
+                        vec![Touched::Order(order_id.to_string())],
+                    )
+                }
+                OrderStatus::Confirmed => (FenceOutcome::Confirmed(o.clone()), vec![]),
+                OrderStatus::Cancelled => (FenceOutcome::AlreadyCancelled(o.clone()), vec![]),
             },
         })
     }
@@ -315,9 +337,13 @@ impl OrderStore for MemoryStore {
                             request_hash: None,
                             failure: failure.cloned(),
                             tombstone: true,
+                            fenced: false,
                         },
                     );
                     CancelOutcome::Tombstoned
+                }
+                Some(o) if o.status == OrderStatus::Confirmed => {
+                    return (CancelOutcome::Confirmed(o.clone()), vec![]);
                 }
                 Some(o) if o.status == OrderStatus::Cancelled => {
                     if o.failure.is_none() {
@@ -504,7 +530,13 @@ mod tests {
             "the last write of each record is kept"
         );
         let order = reopened.get_order("disk-order-1").await.unwrap().unwrap();
-        assert_eq!(order.status, OrderStatus::Cancelled);
+        assert_eq!(order.status, OrderStatus::Confirmed);
+        let order = reopened
+            .get_order("disk-order-fenced")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((order.status, order.fenced), (OrderStatus::Cancelled, true));
         assert!(
             reopened
                 .get_order("disk-order-late")

@@ -1,5 +1,7 @@
 //! Compensation for step A: cancel the order, recording why, so that a replay of its Idempotency-Key answers
 //! with the same failure. An id that was never written becomes a tombstone, which a create landing late respects.
+//! A CONFIRMED order is refused with `Saga.OrderConfirmed`: the workflow only cancels after `fence-order` made
+//! sure no confirm can land, so reaching that error means a caller skipped the fence.
 
 use saga_domain::events::{CancelOrderInput, StepOutput};
 use saga_domain::faults::{run_step, StepContext};
@@ -32,6 +34,7 @@ pub async fn cancel(
         CancelOutcome::Cancelled(_) => "cancelled",
         CancelOutcome::AlreadyCancelled(_) => "already-cancelled",
         CancelOutcome::Tombstoned => "tombstoned",
+        CancelOutcome::Confirmed(_) => return Err(StepError::OrderConfirmed(order_id.to_string())),
     };
     Ok(StepOutput {
         order_id: order_id.to_string(),
@@ -72,6 +75,23 @@ mod tests {
         );
         let o = s.get_order("o1").await.unwrap().unwrap();
         assert_eq!((o.status, o.failure), (OrderStatus::Cancelled, Some(f)));
+    }
+
+    #[tokio::test]
+    async fn refuses_a_confirmed_order() {
+        let s = MemoryStore::new();
+        s.put_order_if_absent(&saga_domain::Order {
+            status: OrderStatus::Confirmed,
+            ..saga_domain::Order::pending("o1", "c", vec![], 1)
+        })
+        .await
+        .unwrap();
+        let e = cancel(&s, "o1", None).await.unwrap_err();
+        assert_eq!(e.error_type(), "Saga.OrderConfirmed");
+        assert_eq!(
+            s.get_order("o1").await.unwrap().unwrap().status,
+            OrderStatus::Confirmed
+        );
     }
 
     #[tokio::test]

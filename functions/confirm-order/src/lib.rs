@@ -1,5 +1,6 @@
-//! The saga's last forward step, on system A: PENDING → CONFIRMED. Refused when a compensation got there
-//! first, so a confirm that lands late cannot bring a cancelled order back.
+//! The saga's last forward step and its point of no return, on system A: PENDING → CONFIRMED. Refused when a
+//! compensation got there first (it fenced or cancelled the order), so a confirm that lands late cannot bring
+//! back an order that is being undone.
 
 use saga_domain::events::{OrderStepInput, StepOutput};
 use saga_domain::faults::{run_step, StepContext};
@@ -20,7 +21,7 @@ pub async fn handle(
         {
             ConfirmOutcome::Confirmed(_) => "confirmed",
             ConfirmOutcome::AlreadyConfirmed(_) => "already-confirmed",
-            ConfirmOutcome::Cancelled(_) => {
+            ConfirmOutcome::Cancelled(_) | ConfirmOutcome::Fenced(_) => {
                 return Err(StepError::OrderCancelled(input.order_id.clone()))
             }
             // Only a replay can get here before the order's creator wrote it; retrying is the right answer.
@@ -54,20 +55,9 @@ mod tests {
     }
 
     async fn pending(s: &MemoryStore, id: &str) {
-        s.put_order_if_absent(&Order {
-            order_id: id.into(),
-            status: OrderStatus::Pending,
-            customer_id: "c".into(),
-            items: vec![],
-            created_at: 1,
-            updated_at: 1,
-            idempotency_key: None,
-            request_hash: None,
-            failure: None,
-            tombstone: false,
-        })
-        .await
-        .unwrap();
+        s.put_order_if_absent(&Order::pending(id, "c", vec![], 1))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -83,6 +73,19 @@ mod tests {
             handle(&s, input("o1"), &ctx).await.unwrap().outcome,
             "already-confirmed"
         );
+    }
+
+    #[tokio::test]
+    async fn never_confirms_a_fenced_order() {
+        let s = MemoryStore::new();
+        pending(&s, "o1").await;
+        s.fence_order("o1", 2).await.unwrap();
+        let e = handle(&s, input("o1"), &StepContext::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.error_type(), "Saga.OrderCancelled");
+        let o = s.get_order("o1").await.unwrap().unwrap();
+        assert_eq!((o.status, o.fenced), (OrderStatus::Pending, true));
     }
 
     #[tokio::test]

@@ -77,16 +77,14 @@ pub async fn handle(
             }
         }
         let order = Order {
-            order_id: input.order_id.clone(),
-            status: OrderStatus::Pending,
-            customer_id: request.customer_id.clone(),
-            items: request.items.clone(),
-            created_at: now,
-            updated_at: now,
             idempotency_key: input.idempotency_key.clone(),
             request_hash: Some(hash.clone()),
-            failure: None,
-            tombstone: false,
+            ..Order::pending(
+                &input.order_id,
+                &request.customer_id,
+                request.items.clone(),
+                now,
+            )
         };
         match store.put_order_if_absent(&order).await? {
             PutOutcome::Created => Ok(output(order, false)),

@@ -1,15 +1,14 @@
 //! The backstop for executions that ended without finishing their compensation (lost, timed out, or unable to
 //! queue a repair). Once an order is older than the workflow's maximum duration no execution can still be
-//! working on it, so two states are known to be abandoned halfway:
+//! working on it, so an order still PENDING was abandoned halfway: the saga neither confirmed nor cancelled it.
+//! The sweeper runs the repair worker's compensation chain on it: fence, release, cancel; if the fence finds
+//! that a confirm landed after all, the order is CONFIRMED, which is final, and is left as it is.
 //!
-//! - still PENDING: the saga neither confirmed nor cancelled it; the sweeper compensates it;
-//! - CONFIRMED while its reservation is released (or was never made): a compensation released the stock and was
-//!   cut off before it could cancel the order; the sweeper finishes it by cancelling.
-//!
-//! The second needs a bounded look-back, since confirmed orders are the normal case and accumulate forever; an
-//! order is examined on every pass while its creation time is inside the window.
+//! PENDING is the only state to look at because confirmation is the point of no return: compensation fences
+//! the order before it releases anything, so no CONFIRMED order can have had its stock released.
 
-use saga_domain::{Failure, Order, OrderStatus, ReservationStatus, StepError};
+use repair_worker::Settled;
+use saga_domain::{Failure, StepError};
 use saga_store::{InventoryStore, OrderStore};
 
 /// The failure recorded on a swept order; a replay of its Idempotency-Key answers with it.
@@ -17,99 +16,53 @@ pub const ABANDONED: &str = "Saga.Abandoned";
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SweepReport {
+    /// Fenced, released and cancelled.
     pub compensated: Vec<String>,
+    /// Found confirmed by the fence (a confirm landed before it), left as they are.
+    pub confirmed: Vec<String>,
 }
 
-/// Which orders a pass looks at: PENDING ones created before `created_before_ms`, and CONFIRMED ones created in
-/// `[confirmed_after_ms, created_before_ms)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub created_before_ms: i64,
-    pub confirmed_after_ms: i64,
-}
-
-impl Window {
-    /// Orders older than `older_than_ms`, looking back `lookback_ms` further for half-compensated confirmed ones.
-    pub fn ending(now_ms: i64, older_than_ms: i64, lookback_ms: i64) -> Self {
-        let created_before_ms = now_ms - older_than_ms;
-        Self {
-            created_before_ms,
-            confirmed_after_ms: created_before_ms - lookback_ms,
-        }
-    }
-}
-
-fn abandoned(order_id: &str, how: &str) -> Failure {
+fn abandoned(order_id: &str) -> Failure {
     Failure {
         error: ABANDONED.into(),
         cause: serde_json::json!({
             "errorType": ABANDONED,
             "errorMessage": format!(
-                "order {order_id} was {how} by an execution that ended without finishing; the order sweeper compensated it"
+                "order {order_id} was left PENDING by an execution that ended without finishing; the order sweeper compensated it"
             ),
         })
         .to_string(),
     }
 }
 
-async fn compensate(
-    orders: &dyn OrderStore,
-    inventory: &dyn InventoryStore,
-    order: &Order,
-    how: &str,
-) -> Result<(), StepError> {
-    release_stock::release(inventory, &order.order_id).await?;
-    cancel_order::cancel(
-        orders,
-        &order.order_id,
-        Some(&abandoned(&order.order_id, how)),
-    )
-    .await?;
-    tracing::info!(order_id = %order.order_id, created_at = order.created_at, how, "swept an abandoned order");
-    Ok(())
-}
-
-/// Compensates up to `limit` abandoned orders of each kind in `window`.
+/// Settles up to `limit` orders still PENDING that were created before `created_before_ms`, oldest first.
 pub async fn sweep(
     orders: &dyn OrderStore,
     inventory: &dyn InventoryStore,
-    window: Window,
+    created_before_ms: i64,
     limit: usize,
 ) -> Result<SweepReport, StepError> {
     let mut report = SweepReport::default();
     for order in orders
         .orders_in_status(
-            OrderStatus::Pending,
+            saga_domain::OrderStatus::Pending,
             i64::MIN,
-            window.created_before_ms,
+            created_before_ms,
             limit,
         )
         .await?
     {
-        compensate(orders, inventory, &order, "left PENDING").await?;
-        report.compensated.push(order.order_id);
-    }
-    for order in orders
-        .orders_in_status(
-            OrderStatus::Confirmed,
-            window.confirmed_after_ms,
-            window.created_before_ms,
-            limit,
-        )
-        .await?
-    {
-        let held = inventory.get_reservation(&order.order_id).await?;
-        if held.is_some_and(|r| r.status == ReservationStatus::Reserved) {
-            continue;
+        let id = order.order_id;
+        match repair_worker::compensate(orders, inventory, &id, Some(&abandoned(&id))).await? {
+            Settled::Confirmed => {
+                tracing::info!(order_id = %id, created_at = order.created_at, "swept an abandoned order and found it confirmed");
+                report.confirmed.push(id);
+            }
+            Settled::Compensated { release, cancel } => {
+                tracing::info!(order_id = %id, created_at = order.created_at, %release, %cancel, "swept an abandoned order");
+                report.compensated.push(id);
+            }
         }
-        compensate(
-            orders,
-            inventory,
-            &order,
-            "confirmed, then had its stock released",
-        )
-        .await?;
-        report.compensated.push(order.order_id);
     }
     Ok(report)
 }
@@ -117,7 +70,7 @@ pub async fn sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use saga_domain::{Order, OrderLine};
+    use saga_domain::{Order, OrderLine, OrderStatus};
     use saga_store::memory::MemoryStore;
 
     #[tokio::test]
@@ -125,21 +78,15 @@ mod tests {
         let s = MemoryStore::new();
         s.set_available("a", 5).await.unwrap();
         for (id, created) in [("old", 100), ("new", 10_000)] {
-            s.put_order_if_absent(&Order {
-                order_id: id.into(),
-                status: OrderStatus::Pending,
-                customer_id: "c".into(),
-                items: vec![OrderLine {
+            s.put_order_if_absent(&Order::pending(
+                id,
+                "c",
+                vec![OrderLine {
                     sku: "a".into(),
                     quantity: 1,
                 }],
-                created_at: created,
-                updated_at: created,
-                idempotency_key: None,
-                request_hash: None,
-                failure: None,
-                tombstone: false,
-            })
+                created,
+            ))
             .await
             .unwrap();
             s.reserve(
@@ -153,9 +100,7 @@ mod tests {
             .await
             .unwrap();
         }
-        let r = sweep(&s, &s, Window::ending(6_000, 1_000, 10_000), 100)
-            .await
-            .unwrap();
+        let r = sweep(&s, &s, 5_000, 100).await.unwrap();
         assert_eq!(r.compensated, vec!["old".to_string()]);
         let old = s.get_order("old").await.unwrap().unwrap();
         assert_eq!(old.status, OrderStatus::Cancelled);
@@ -166,64 +111,5 @@ mod tests {
         );
         let l = s.get_stock("a").await.unwrap().unwrap();
         assert_eq!((l.available, l.reserved), (4, 1));
-    }
-
-    #[tokio::test]
-    async fn finishes_a_confirmed_order_whose_stock_was_released() {
-        let s = MemoryStore::new();
-        s.set_available("a", 5).await.unwrap();
-        for id in ["half-undone", "sound"] {
-            s.put_order_if_absent(&Order {
-                order_id: id.into(),
-                status: OrderStatus::Pending,
-                customer_id: "c".into(),
-                items: vec![OrderLine {
-                    sku: "a".into(),
-                    quantity: 2,
-                }],
-                created_at: 100,
-                updated_at: 100,
-                idempotency_key: None,
-                request_hash: None,
-                failure: None,
-                tombstone: false,
-            })
-            .await
-            .unwrap();
-            s.reserve(
-                id,
-                &[OrderLine {
-                    sku: "a".into(),
-                    quantity: 2,
-                }],
-                100,
-            )
-            .await
-            .unwrap();
-            s.confirm_order(id, 101).await.unwrap();
-        }
-        // The compensation released the stock, then its execution was lost before cancel-order.
-        s.release("half-undone", 102).await.unwrap();
-        let outside = sweep(&s, &s, Window::ending(10_000, 1_000, 1_000), 100)
-            .await
-            .unwrap();
-        assert!(
-            outside.compensated.is_empty(),
-            "only orders inside the look-back are examined"
-        );
-        let r = sweep(&s, &s, Window::ending(10_000, 1_000, 100_000), 100)
-            .await
-            .unwrap();
-        assert_eq!(r.compensated, vec!["half-undone".to_string()]);
-        assert_eq!(
-            s.get_order("half-undone").await.unwrap().unwrap().status,
-            OrderStatus::Cancelled
-        );
-        assert_eq!(
-            s.get_order("sound").await.unwrap().unwrap().status,
-            OrderStatus::Confirmed
-        );
-        let l = s.get_stock("a").await.unwrap().unwrap();
-        assert_eq!((l.available, l.reserved), (3, 2));
     }
 }

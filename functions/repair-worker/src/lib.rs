@@ -1,10 +1,38 @@
-//! Finishes compensations the workflow could not: for each repair message, release the order's stock, then
-//! cancel the order. Both are idempotent, so a message delivered twice, or one whose compensation partly ran,
-//! converges to the same end state.
+//! Finishes compensations the workflow could not. A repair message does not say how far the compensation got,
+//! so every repair runs the whole chain in the workflow's order ([`compensate`]): fence the order (a CONFIRMED
+//! order is final, so the saga succeeded and nothing is undone), release its stock, cancel it. Every step is
+//! idempotent, so a message delivered twice, or one whose compensation partly ran, converges to the same end.
 
 use saga_domain::events::RepairRequest;
-use saga_domain::StepError;
+use saga_domain::{Failure, StepError};
 use saga_store::{InventoryStore, OrderStore};
+
+/// Where a compensation run outside the workflow left the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// The confirm had landed before the fence: the order stays CONFIRMED with its stock reserved.
+    Confirmed,
+    /// Fenced, released and cancelled; the strings are the release and cancel outcomes.
+    Compensated { release: String, cancel: String },
+}
+
+/// The compensation chain for a saga whose progress is unknown (the repair worker's and the sweeper's case).
+pub async fn compensate(
+    orders: &dyn OrderStore,
+    inventory: &dyn InventoryStore,
+    order_id: &str,
+    failure: Option<&Failure>,
+) -> Result<Settled, StepError> {
+    if fence_order::fence(orders, order_id).await?.outcome == fence_order::CONFIRMED {
+        return Ok(Settled::Confirmed);
+    }
+    let released = release_stock::release(inventory, order_id).await?;
+    let cancelled = cancel_order::cancel(orders, order_id, failure).await?;
+    Ok(Settled::Compensated {
+        release: released.outcome,
+        cancel: cancelled.outcome,
+    })
+}
 
 /// Completes one repair. An error leaves the message for redelivery (SQS) or a later retry (local queue).
 pub async fn repair(
@@ -12,23 +40,35 @@ pub async fn repair(
     inventory: &dyn InventoryStore,
     request: &RepairRequest,
 ) -> Result<(), StepError> {
-    let released = release_stock::release(inventory, &request.order_id).await?;
-    let cancelled =
-        cancel_order::cancel(orders, &request.order_id, request.failure.as_ref()).await?;
-    tracing::info!(
-        order_id = %request.order_id,
-        execution_id = request.execution_id.as_deref().unwrap_or(""),
-        release = %released.outcome,
-        cancel = %cancelled.outcome,
-        "repaired a failed compensation"
-    );
+    let settled = compensate(
+        orders,
+        inventory,
+        &request.order_id,
+        request.failure.as_ref(),
+    )
+    .await?;
+    let execution_id = request.execution_id.as_deref().unwrap_or("");
+    match settled {
+        Settled::Confirmed => tracing::info!(
+            order_id = %request.order_id,
+            execution_id,
+            "repair found the order confirmed; confirmation is final, nothing to undo"
+        ),
+        Settled::Compensated { release, cancel } => tracing::info!(
+            order_id = %request.order_id,
+            execution_id,
+            %release,
+            %cancel,
+            "repaired a failed compensation"
+        ),
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use saga_domain::{Failure, OrderLine, OrderStatus};
+    use saga_domain::{Failure, Order, OrderLine, OrderStatus};
     use saga_store::memory::MemoryStore;
 
     #[tokio::test]
@@ -61,6 +101,31 @@ mod tests {
         assert_eq!(
             s.get_order("o1").await.unwrap().unwrap().status,
             OrderStatus::Cancelled
+        );
+    }
+
+    #[tokio::test]
+    async fn a_confirmed_order_is_final_and_keeps_its_stock() {
+        let s = MemoryStore::new();
+        s.set_available("a", 3).await.unwrap();
+        let items = [OrderLine {
+            sku: "a".into(),
+            quantity: 2,
+        }];
+        s.put_order_if_absent(&Order::pending("o1", "c", items.to_vec(), 1))
+            .await
+            .unwrap();
+        s.reserve("o1", &items, 1).await.unwrap();
+        s.confirm_order("o1", 2).await.unwrap();
+        assert_eq!(
+            compensate(&s, &s, "o1", None).await.unwrap(),
+            Settled::Confirmed
+        );
+        let l = s.get_stock("a").await.unwrap().unwrap();
+        assert_eq!((l.available, l.reserved), (1, 2));
+        assert_eq!(
+            s.get_order("o1").await.unwrap().unwrap().status,
+            OrderStatus::Confirmed
         );
     }
 }
