@@ -42,7 +42,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -62,10 +62,12 @@ use saga_store::{
 mod error;
 pub mod item;
 mod schema;
+pub mod sdk;
 
 use error::unavailable;
 use item::*;
 pub use schema::{create_tables, STATUS_CREATED_AT_INDEX};
+pub use sdk::MissingEnvVar;
 
 /// DynamoDB refuses a `TransactWriteItems` with more actions than this.
 pub const MAX_TRANSACT_ITEMS: usize = 100;
@@ -87,10 +89,6 @@ pub struct Tables {
     pub idempotency: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("environment variable {0} is not set (or not unicode)")]
-pub struct MissingTableVar(pub &'static str);
-
 impl Tables {
     /// The environment variables [`Tables::from_env`] reads, in field order.
     pub const ENV_VARS: [&'static str; 4] = [
@@ -101,10 +99,16 @@ impl Tables {
     ];
 
     /// The names the Lambdas are given by Terraform.
-    pub fn from_env() -> Result<Self, MissingTableVar> {
-        let var = |name: &'static str| match std::env::var(name) {
-            Ok(v) if !v.is_empty() => Ok(v),
-            _ => Err(MissingTableVar(name)),
+    pub fn from_env() -> Result<Self, MissingEnvVar> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The names from the variables of [`Tables::ENV_VARS`], looked up through `var`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, MissingEnvVar> {
+        let var = |name: &'static str| {
+            var(name)
+                .filter(|v| !v.is_empty())
+                .ok_or(MissingEnvVar(name))
         };
         let [orders, inventory, reservations, idempotency] = Self::ENV_VARS;
         Ok(Self {
@@ -143,24 +147,27 @@ impl DynamoStore {
         }
     }
 
-    /// The production constructor: region, credentials, retries and timeouts all come from `config`.
-    pub fn from_sdk_config(config: &aws_config::SdkConfig, tables: Tables) -> Self {
-        Self::new(Client::new(config), tables)
+    /// What a Lambda calls at start-up: region and credentials from the variables the Lambda runtime sets,
+    /// table names from [`Tables::from_env`]; see [`sdk`] for why not `aws_config`'s provider chains. It is
+    /// `async` although nothing in it waits, so that the functions' entry points need not change if it ever
+    /// has to.
+    pub async fn from_env() -> Result<Self, MissingEnvVar> {
+        Self::from_vars(|name| std::env::var(name).ok())
     }
 
-    /// What a Lambda calls at cold start: credentials and region from the execution environment, table names
-    /// from [`Tables::from_env`].
-    pub async fn from_env() -> Result<Self, MissingTableVar> {
-        let tables = Tables::from_env()?;
-        let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
-        Ok(Self::from_sdk_config(&config, tables))
+    /// [`DynamoStore::from_env`] with the variables looked up through `var`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, MissingEnvVar> {
+        let tables = Tables::from_vars(&var)?;
+        Ok(Self::new(
+            Client::from_conf(sdk::config_from_vars(var)?),
+            tables,
+        ))
     }
 
     /// A store talking to a local emulator at `endpoint_url`, in us-east-1 with fixed fake credentials. It reads
     /// no environment variable or profile, so a test cannot pick up real credentials and act on an account.
     pub fn for_endpoint(endpoint_url: &str, tables: Tables) -> Self {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
+        let config = sdk::config_builder()
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new(
                 "test",
@@ -1069,7 +1076,7 @@ mod tests {
         );
         // Only the absence check runs here: setting variables would race with other tests in this process.
         if std::env::var_os("ORDERS_TABLE").is_none() {
-            assert_eq!(Tables::from_env(), Err(MissingTableVar("ORDERS_TABLE")));
+            assert_eq!(Tables::from_env(), Err(MissingEnvVar("ORDERS_TABLE")));
         }
     }
 

@@ -2,11 +2,11 @@
 //! HTTP server on loopback answers each request with the next canned DynamoDB response and records what it
 //! was asked, so these tests need no emulator and always run.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::{Credentials, Region};
 use saga_domain::{Order, OrderLine, OrderStatus};
 use saga_store::*;
 use saga_store_dynamodb::{DynamoStore, Tables};
@@ -53,9 +53,8 @@ fn conflict() -> (u16, String) {
     )
 }
 
-/// A store whose every request is answered from `script`, with the SDK's own retries off so each scripted
-/// response is seen by our code exactly once.
-async fn fake(script: Vec<(u16, String)>) -> Fake {
+/// A loopback server answering each request with the next response of `script`: its URL and what it saw.
+async fn scripted(script: Vec<(u16, String)>) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let script: Script = Arc::new(Mutex::new(script.into()));
@@ -66,8 +65,14 @@ async fn fake(script: Vec<(u16, String)>) -> Fake {
             tokio::spawn(serve(conn, s.clone(), r.clone()));
         }
     });
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
+    (url, seen)
+}
+
+/// A store whose every request is answered from `script`, with the SDK's own retries off so each scripted
+/// response is seen by our code exactly once.
+async fn fake(script: Vec<(u16, String)>) -> Fake {
+    let (url, seen) = scripted(script).await;
+    let config = saga_store_dynamodb::sdk::config_builder()
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "fake"))
         .endpoint_url(url)
@@ -140,6 +145,33 @@ fn line(sku: &str, quantity: u32) -> OrderLine {
         sku: sku.into(),
         quantity,
     }
+}
+
+#[tokio::test]
+async fn a_store_from_the_lambda_environment_uses_its_endpoint_and_the_sdk_retries() {
+    let (url, seen) = scripted(vec![error("InternalServerError", ""), (200, "{}".into())]).await;
+    let vars: HashMap<&str, String> = [
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "AKID"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_SESSION_TOKEN", "token"),
+        ("ORDERS_TABLE", "orders"),
+        ("INVENTORY_TABLE", "inventory"),
+        ("RESERVATIONS_TABLE", "reservations"),
+        ("IDEMPOTENCY_TABLE", "idempotency"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_string()))
+    .chain([("AWS_ENDPOINT_URL_DYNAMODB", url)])
+    .collect();
+    let store = DynamoStore::from_vars(|name| vars.get(name).cloned()).unwrap();
+    // The first answer is a 500, which the SDK's standard retry mode repeats.
+    assert_eq!(store.get_order("o").await.unwrap(), None);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(seen
+        .iter()
+        .all(|(op, body)| op == "GetItem" && body.contains(r#""TableName":"orders""#)));
 }
 
 #[tokio::test]

@@ -448,3 +448,35 @@ async fn an_unreachable_endpoint_is_unavailable() {
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_store_from_the_lambda_environment_reaches_the_endpoint_override() {
+    // A configured store first, only to learn the endpoint (or skip) and to create the tables.
+    let Some(configured) = store("lambda-env").await else {
+        return;
+    };
+    let endpoint = std::env::var(ENDPOINT_VAR).unwrap();
+    let tables = configured.tables().clone();
+    let vars: HashMap<&str, String> = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_SESSION_TOKEN", "test"),
+        ("ORDERS_TABLE", &tables.orders),
+        ("INVENTORY_TABLE", &tables.inventory),
+        ("RESERVATIONS_TABLE", &tables.reservations),
+        ("IDEMPOTENCY_TABLE", &tables.idempotency),
+        ("AWS_ENDPOINT_URL_DYNAMODB", &endpoint),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_string()))
+    .collect();
+    let store = DynamoStore::from_vars(|name| vars.get(name).cloned()).unwrap();
+    assert_eq!(store.tables(), &tables);
+    let order = sample_order("from-env");
+    assert_eq!(
+        store.put_order_if_absent(&order).await.unwrap(),
+        PutOutcome::Created
+    );
+    assert_eq!(configured.get_order("from-env").await.unwrap(), Some(order));
+}
