@@ -55,10 +55,12 @@
 //! ```
 
 mod definition;
+mod envelope;
 mod exec;
 mod intrinsics;
 mod path;
 mod result;
+mod template;
 
 pub use definition::{DefinitionError, Diagnostic};
 pub use result::{ExecutionResult, ExecutionStatus, HistoryEvent};

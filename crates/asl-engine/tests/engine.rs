@@ -643,23 +643,91 @@ async fn assign_sets_variables_for_later_states() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn task_results_over_the_payload_limit_fail() {
-    let big = "x".repeat(300_000);
-    let r = run_with(
+async fn result_selector_reads_the_lambda_envelope_and_quotes_it_whole_on_a_miss() {
+    let invoke = |selector: Value| {
         task(
             "arn:aws:states:::lambda:invoke",
-            json!({"Parameters": {"FunctionName": "f"}}),
-        ),
-        json!({}),
-        Fake::new(move |_| ok_lambda(json!(big))),
-        ExecutionOptions::default(),
+            json!({"Parameters": {"FunctionName": "f", "Payload.$": "$"}, "ResultSelector": selector}),
+        )
+    };
+    let echo = || Fake::new(|r| ok_lambda(json!({"echo": r.payload.clone()})));
+    let opts = ExecutionOptions::default;
+    let r = run_with(
+        invoke(json!({"e.$": "$.Payload.echo.a", "s.$": "$$.State.Name", "k": [1]})),
+        json!({"a": 1}),
+        echo(),
+        opts(),
     )
     .await;
-    assert_eq!(r.error.as_deref(), Some("States.DataLimitExceeded"));
-    assert_eq!(
-        r.cause.as_deref(),
-        Some("The state/task 'lambda' returned a result with a size exceeding the maximum number of bytes service limit.")
+    assert_eq!(output(&r), json!({"e": 1, "s": "S", "k": [1]}));
+    let r = run_with(
+        invoke(json!({"e.$": "$.Payload.echo", "code.$": "$.StatusCode"})),
+        json!({"a": 1}),
+        echo(),
+        opts(),
+    )
+    .await;
+    assert_eq!(output(&r), json!({"e": {"a": 1}, "code": 200}));
+    let r = run_with(
+        invoke(json!({"x.$": "$.Payload.nope"})),
+        json!({"a": 1}),
+        echo(),
+        opts(),
+    )
+    .await;
+    assert_eq!(r.error.as_deref(), Some("States.Runtime"));
+    let cause = r.cause.unwrap();
+    assert!(
+        cause.contains(r#"The JSONPath '$.Payload.nope' specified for the field 'x.$' could not be found in the input '{"ExecutedVersion":"$LATEST","Payload":{"echo":{"a":1}},"SdkHttpMetadata":{"AllHttpHeaders":"#),
+        "{cause}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn results_near_the_payload_limit_are_measured_exactly() {
+    // The envelope around this payload brings it close to the limit without passing it.
+    let near = "x".repeat(262_144 - 1_000);
+    for result_path in [json!("$.r"), Value::Null] {
+        let near = near.clone();
+        let r = run_with(
+            task(
+                "arn:aws:states:::lambda:invoke",
+                json!({"Parameters": {"FunctionName": "f"}, "ResultPath": result_path, "OutputPath": "$.a"}),
+            ),
+            json!({"a": 1}),
+            Fake::new(move |_| ok_lambda(json!(near))),
+            ExecutionOptions::default(),
+        )
+        .await;
+        assert_eq!(output(&r), json!(1));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn task_results_over_the_payload_limit_fail() {
+    // Over by the envelope alone, and by the payload; kept or dropped by ResultPath.
+    for (len, result_path) in [
+        (262_144 - 100, json!("$")),
+        (300_000, json!("$")),
+        (300_000, Value::Null),
+    ] {
+        let big = "x".repeat(len);
+        let r = run_with(
+            task(
+                "arn:aws:states:::lambda:invoke",
+                json!({"Parameters": {"FunctionName": "f"}, "ResultPath": result_path}),
+            ),
+            json!({}),
+            Fake::new(move |_| ok_lambda(json!(big))),
+            ExecutionOptions::default(),
+        )
+        .await;
+        assert_eq!(r.error.as_deref(), Some("States.DataLimitExceeded"));
+        assert_eq!(
+            r.cause.as_deref(),
+            Some("The state/task 'lambda' returned a result with a size exceeding the maximum number of bytes service limit.")
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
