@@ -67,10 +67,9 @@ pub(crate) struct Run {
     execution_arn: String,
     name: String,
     role_arn: String,
-    /// `$$.Execution` and `$$.StateMachine`: fixed for the whole execution, so built once, and
-    /// paths into them are evaluated in place rather than against a fresh context object.
-    execution_context: Value,
-    state_machine_context: Value,
+    state_machine_arn: String,
+    state_machine_name: String,
+    input: Value,
     start_date: DateTime<Utc>,
     start_instant: tokio::time::Instant,
     events: Mutex<Events>,
@@ -109,13 +108,67 @@ impl Run {
     /// The whole context object (`$$`), for the paths that cannot be evaluated on one part of it.
     fn context(&self, st: &StateCtx, retry: Option<u32>, item: Option<(usize, &Value)>) -> Value {
         let mut ctx = Map::with_capacity(4);
-        ctx.insert("Execution".into(), self.execution_context.clone());
-        ctx.insert("StateMachine".into(), self.state_machine_context.clone());
-        ctx.insert("State".into(), state_context(st, retry));
-        if let Some((i, v)) = item {
-            ctx.insert("Map".into(), map_context(i, v));
+        for part in ["Execution", "StateMachine", "State", "Map"] {
+            if let Some(v) = self.context_part(part, st, retry, item) {
+                ctx.insert(part.into(), v);
+            }
         }
         Value::Object(ctx)
+    }
+
+    /// One top-level field of the context object.
+    fn context_part(
+        &self,
+        part: &str,
+        st: &StateCtx,
+        retry: Option<u32>,
+        item: Option<(usize, &Value)>,
+    ) -> Option<Value> {
+        Some(match part {
+            "Execution" => json!({
+                "Id": self.execution_arn,
+                "Input": self.input,
+                "Name": self.name,
+                "RoleArn": self.role_arn,
+                "StartTime": fmt_time(&self.start_date),
+                "RedriveCount": 0,
+            }),
+            "StateMachine" => json!({
+                "Id": self.state_machine_arn,
+                "Name": self.state_machine_name,
+            }),
+            "State" => state_context(st, retry),
+            "Map" => {
+                let (i, v) = item?;
+                json!({"Item": {"Index": i, "Value": v}})
+            }
+            _ => return None,
+        })
+    }
+
+    /// `$$.PART.FIELD` without building PART: what nearly every context path reads.
+    fn context_field<'r>(
+        &'r self,
+        part: &str,
+        field: &str,
+        st: &StateCtx,
+        retry: Option<u32>,
+    ) -> Option<Cow<'r, Value>> {
+        let text = |s: &str| Some(Cow::Owned(Value::String(s.to_string())));
+        match (part, field) {
+            ("Execution", "Id") => text(&self.execution_arn),
+            ("Execution", "Input") => Some(Cow::Borrowed(&self.input)),
+            ("Execution", "Name") => text(&self.name),
+            ("Execution", "RoleArn") => text(&self.role_arn),
+            ("Execution", "StartTime") => text(&fmt_time(&self.start_date)),
+            ("Execution", "RedriveCount") => Some(Cow::Owned(json!(0))),
+            ("StateMachine", "Id") => text(&self.state_machine_arn),
+            ("StateMachine", "Name") => text(&self.state_machine_name),
+            ("State", "Name") => text(st.name),
+            ("State", "EnteredTime") => text(&fmt_time(&st.entered_time)),
+            ("State", "RetryCount") => retry.map(|r| Cow::Owned(json!(r))),
+            _ => None,
+        }
     }
 }
 
@@ -128,10 +181,6 @@ fn state_context(st: &StateCtx, retry: Option<u32>) -> Value {
         state["RetryCount"] = json!(r);
     }
     state
-}
-
-fn map_context(index: usize, value: &Value) -> Value {
-    json!({"Item": {"Index": index, "Value": value}})
 }
 
 /// `%Y-%m-%dT%H:%M:%S%.3fZ`, written directly: chrono's formatter re-reads the pattern on every
@@ -195,21 +244,26 @@ impl Env<'_> {
         match &path.root {
             Root::Input => path.eval(input).map_err(|m| m.0),
             Root::Context => {
-                // Most context paths name one part of it (`$$.Execution.Name`,
-                // `$$.State.RetryCount`); those are evaluated on that part alone.
-                let part = match path.segments.first() {
-                    Some(Segment::Name(n)) if path.is_definite() => match n.as_str() {
-                        "Execution" => Some(Cow::Borrowed(&self.run.execution_context)),
-                        "StateMachine" => Some(Cow::Borrowed(&self.run.state_machine_context)),
-                        "State" => Some(Cow::Owned(state_context(self.st, self.retry))),
-                        "Map" => self.item.map(|(i, v)| Cow::Owned(map_context(i, v))),
-                        _ => None,
-                    },
+                // Nearly every context path names a field (`$$.Execution.Name`,
+                // `$$.State.RetryCount`) or one part of it; only that much is built.
+                let (run, st, retry) = (self.run, self.st, self.retry);
+                let found = match path.segments.as_slice() {
+                    [Segment::Name(part), Segment::Name(field), ..] if path.is_definite() => run
+                        .context_field(part, field, st, retry)
+                        .map(|v| (v, 2))
+                        .or_else(|| {
+                            let v = run.context_part(part, st, retry, self.item)?;
+                            Some((Cow::Owned(v), 1))
+                        }),
+                    [Segment::Name(part), ..] if path.is_definite() => run
+                        .context_part(part, st, retry, self.item)
+                        .map(|v| (Cow::Owned(v), 1)),
                     _ => None,
                 };
-                match part {
-                    Some(part) => path.eval_within(&part, 1),
-                    None => path.eval(&self.run.context(self.st, self.retry, self.item)),
+                match found {
+                    Some((v, skip)) if skip == path.segments.len() => Ok(v.into_owned()),
+                    Some((v, skip)) => path.eval_within(&v, skip),
+                    None => path.eval(&run.context(st, retry, self.item)),
                 }
                 .map_err(|m| m.0)
             }
@@ -217,6 +271,17 @@ impl Env<'_> {
                 Some(v) => path.eval(v).map_err(|m| m.0),
                 None => Err(format!("The variable '{name}' is not defined")),
             },
+        }
+    }
+
+    /// Like [`Env::resolve`], borrowing the node when a definite path names one in `input`.
+    fn resolve_ref<'v>(&self, path: &JsonPath, input: &'v Value) -> Result<Cow<'v, Value>, String> {
+        match path.root {
+            Root::Input if path.is_definite() => path
+                .find_within(input, 0)
+                .map(Cow::Borrowed)
+                .map_err(|m| m.0),
+            _ => self.resolve(path, input).map(Cow::Owned),
         }
     }
 
@@ -378,15 +443,6 @@ pub(crate) async fn execute(
     );
     let role_arn = format!("arn:aws:iam::{account}:role/StepFunctionsLocalRole");
     let start_date = Utc::now();
-    let execution_context = json!({
-        "Id": execution_arn,
-        "Input": input,
-        "Name": name,
-        "RoleArn": role_arn,
-        "StartTime": fmt_time(&start_date),
-        "RedriveCount": 0,
-    });
-    let state_machine_context = json!({"Id": sm_arn, "Name": sm_name});
     let run = Arc::new(Run {
         resources,
         time_scale: if options.time_scale.is_finite() && options.time_scale >= 0.0 {
@@ -398,8 +454,9 @@ pub(crate) async fn execute(
         execution_arn: execution_arn.clone(),
         name: name.clone(),
         role_arn,
-        execution_context,
-        state_machine_context,
+        state_machine_arn: sm_arn.clone(),
+        state_machine_name: sm_name.to_string(),
+        input: input.clone(),
         start_date,
         start_instant: tokio::time::Instant::now(),
         events: Mutex::new(Events {
@@ -1002,7 +1059,12 @@ async fn invoke_task(
                     )))
                 }
             };
-            let payload = eff.get("Payload").cloned().unwrap_or(json!({}));
+            // The rest of the parameters is not needed again, so the payload moves out.
+            let mut eff = eff;
+            let payload = eff
+                .as_object_mut()
+                .and_then(|m| m.remove("Payload"))
+                .unwrap_or(json!({}));
             (ResourceKind::LambdaInvoke { function_name }, payload, true)
         }
         Target::LambdaArn => (
@@ -1358,7 +1420,7 @@ fn eval_condition(env: &Env, c: &Condition, input: &Value) -> Result<bool, Failu
             op,
             operand,
         } => {
-            let value = env.resolve(variable, input);
+            let value = env.resolve_ref(variable, input);
             if *op == "IsPresent" {
                 return Ok(value.is_ok() == (operand_literal(operand) == &Value::Bool(true)));
             }
@@ -1367,9 +1429,9 @@ fn eval_condition(env: &Env, c: &Condition, input: &Value) -> Result<bool, Failu
                     .runtime(format!("Invalid path '{}' : {m}", variable.text))
             })?;
             let expected = match operand {
-                Operand::Literal(v) => v.clone(),
+                Operand::Literal(v) => Cow::Borrowed(v),
                 Operand::Path(p) => env
-                    .resolve(p, input)
+                    .resolve_ref(p, input)
                     .map_err(|m| env.st.runtime(format!("Invalid path '{}' : {m}", p.text)))?,
             };
             Ok(compare(op, &value, &expected))

@@ -176,6 +176,49 @@ async fn context_object_fields() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn context_parts_and_misses_read_as_the_whole_object() {
+    let r = run(
+        single(json!({"Type": "Pass", "Parameters": {
+            "exec.$": "$$.Execution", "all.$": "$$", "k.$": "$$.Execution.Input.k",
+            "state.$": "$$.State"}, "End": true})),
+        json!({"k": "v"}),
+    )
+    .await;
+    let o = output(&r);
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        keys(&o["exec"]),
+        [
+            "Id",
+            "Input",
+            "Name",
+            "RoleArn",
+            "StartTime",
+            "RedriveCount"
+        ]
+    );
+    assert_eq!(keys(&o["all"]), ["Execution", "StateMachine", "State"]);
+    assert_eq!(o["all"]["Execution"], o["exec"]);
+    assert_eq!(o["k"], "v");
+    assert_eq!(keys(&o["state"]), ["Name", "EnteredTime"]);
+    for path in ["$$.State.RetryCount", "$$.Execution.Nope", "$$.Nope"] {
+        let r = run(
+            single(json!({"Type": "Pass", "Parameters": {"x.$": path}, "End": true})),
+            json!({}),
+        )
+        .await;
+        assert_eq!(r.error.as_deref(), Some("States.Runtime"));
+        let cause = r.cause.unwrap();
+        assert!(
+            cause.contains(&format!(
+                "The JSONPath '{path}' specified for the field 'x.$' could not be found"
+            )),
+            "{cause}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn choice_operators_and_combinators() {
     let def = json!({"StartAt": "C", "States": {
         "C": {"Type": "Choice", "Choices": [
