@@ -22,8 +22,9 @@ pub(crate) struct Envelope {
     pub(crate) status: u16,
     pub(crate) version: String,
     pub(crate) payload: Value,
-    /// Bytes of the function's response text, as `Content-Length` reports them.
-    pub(crate) len: usize,
+    /// Bytes of the function's response text, as `Content-Length` reports them; `None` for a
+    /// payload handed over as a value, whose text is its compact serialisation.
+    pub(crate) len: Option<usize>,
     /// When the answer came (`Date` header and trace id).
     pub(crate) at: DateTime<Utc>,
 }
@@ -42,6 +43,7 @@ impl Envelope {
             len,
             at,
         } = self;
+        let len = len.unwrap_or_else(|| json_size(&payload));
         let request_id = random_uuid().to_string();
         let date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
         let trace = format!(
@@ -148,7 +150,7 @@ mod tests {
             status,
             version: version.into(),
             payload,
-            len,
+            len: Some(len),
             at: Utc::now(),
         }
     }

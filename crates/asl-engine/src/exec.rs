@@ -1159,6 +1159,16 @@ async fn invoke_task(
             cause: Some(cause),
         }
     };
+    let lambda_answer = matches!(
+        response,
+        InvokeResponse::Lambda { .. } | InvokeResponse::LambdaValue { .. }
+    );
+    if lambda_answer && !lambda_style {
+        return Err(fail(
+            "States.Runtime".into(),
+            "A Lambda response was returned for a non-Lambda resource".into(),
+        ));
+    }
     let mut result = match response {
         InvokeResponse::Abort => return Err(Failure::Abort),
         InvokeResponse::Lambda {
@@ -1167,12 +1177,6 @@ async fn invoke_task(
             executed_version,
             payload,
         } => {
-            if !lambda_style {
-                return Err(fail(
-                    "States.Runtime".into(),
-                    "A Lambda response was returned for a non-Lambda resource".into(),
-                ));
-            }
             if function_error.is_some() {
                 let parsed: Option<Value> = serde_json::from_str(&payload).ok();
                 let error_type = parsed
@@ -1206,12 +1210,26 @@ async fn invoke_task(
                     status: status_code,
                     version: executed_version,
                     payload: body,
-                    len: payload.len(),
+                    len: Some(payload.len()),
                     at: Utc::now(),
                 }),
                 _ => TaskResult::Built(body),
             }
         }
+        InvokeResponse::LambdaValue {
+            status_code,
+            executed_version,
+            payload,
+        } => match task.target {
+            Target::LambdaInvoke => TaskResult::Lambda(Envelope {
+                status: status_code,
+                version: executed_version,
+                payload,
+                len: None,
+                at: Utc::now(),
+            }),
+            _ => TaskResult::Built(payload),
+        },
         InvokeResponse::LambdaServiceError { error, message } => {
             let code = error.strip_prefix("Lambda.").unwrap_or(&error).to_string();
             let status = lambda_status(&code);

@@ -322,6 +322,70 @@ async fn lambda_invoke_wraps_the_result_and_sends_the_payload() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_payload_handed_over_as_a_value_reads_as_its_text() {
+    let answer = json!({"n": 1.5, "s": "é\n", "list": [1, null]});
+    let as_value = {
+        let answer = answer.clone();
+        move |_: &InvokeRequest| InvokeResponse::LambdaValue {
+            status_code: 200,
+            executed_version: "$LATEST".into(),
+            payload: answer.clone(),
+        }
+    };
+    let invoke = task(
+        "arn:aws:states:::lambda:invoke",
+        json!({"Parameters": {"FunctionName": "f"}}),
+    );
+    let opts = ExecutionOptions::default;
+    let by_value = output(
+        &run_with(
+            invoke.clone(),
+            json!({}),
+            Fake::new(as_value.clone()),
+            opts(),
+        )
+        .await,
+    );
+    let a = answer.clone();
+    let by_text = output(
+        &run_with(
+            invoke,
+            json!({}),
+            Fake::new(move |_| ok_lambda(a.clone())),
+            opts(),
+        )
+        .await,
+    );
+    for o in [&by_value, &by_text] {
+        assert_eq!(o["Payload"], answer);
+        assert_eq!(
+            o["SdkHttpMetadata"]["HttpHeaders"]["Content-Length"],
+            answer.to_string().len().to_string()
+        );
+    }
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:f";
+    let r = run_with(
+        task(arn, json!({})),
+        json!({}),
+        Fake::new(as_value.clone()),
+        opts(),
+    )
+    .await;
+    assert_eq!(output(&r), answer);
+    let r = run_with(
+        task(
+            "arn:aws:states:::sqs:sendMessage",
+            json!({"Parameters": {"QueueUrl": "q"}}),
+        ),
+        json!({}),
+        Fake::new(as_value),
+        opts(),
+    )
+    .await;
+    assert_eq!(r.error.as_deref(), Some("States.Runtime"));
+}
+
+#[tokio::test(start_paused = true)]
 async fn plain_lambda_arn_returns_the_bare_payload() {
     let arn = "arn:aws:lambda:us-east-1:123456789012:function:f";
     let fake = Fake::new(|r| ok_lambda(r.payload.clone()));
