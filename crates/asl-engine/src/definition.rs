@@ -7,6 +7,7 @@
 
 use crate::intrinsics::{self, Call};
 use crate::path::{JsonPath, Root};
+use crate::template::Template;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -86,10 +87,10 @@ pub(crate) struct State {
     pub(crate) kind: Kind,
     pub(crate) input_path: IoPath,
     pub(crate) output_path: IoPath,
-    pub(crate) parameters: Option<Value>,
-    pub(crate) result_selector: Option<Value>,
+    pub(crate) parameters: Option<Template>,
+    pub(crate) result_selector: Option<Template>,
     pub(crate) result_path: IoPath,
-    pub(crate) assign: Option<Value>,
+    pub(crate) assign: Option<Template>,
     pub(crate) retry: Vec<Retrier>,
     pub(crate) catch: Vec<Catcher>,
     pub(crate) next: Option<String>,
@@ -174,7 +175,7 @@ pub(crate) enum ErrorSource {
 pub(crate) struct MapDef {
     pub(crate) processor: Arc<Graph>,
     pub(crate) items_path: Option<JsonPath>,
-    pub(crate) item_selector: Option<Value>,
+    pub(crate) item_selector: Option<Template>,
     pub(crate) max_concurrency: Seconds,
 }
 
@@ -193,14 +194,14 @@ pub(crate) struct Catcher {
     pub(crate) error_equals: Vec<String>,
     pub(crate) next: String,
     pub(crate) result_path: IoPath,
-    pub(crate) assign: Option<Value>,
+    pub(crate) assign: Option<Template>,
 }
 
 #[derive(Debug)]
 pub(crate) struct ChoiceRule {
     pub(crate) condition: Condition,
     pub(crate) next: String,
-    pub(crate) assign: Option<Value>,
+    pub(crate) assign: Option<Template>,
 }
 
 #[derive(Debug)]
@@ -471,7 +472,12 @@ impl Loader {
         }
     }
 
-    fn template_field(&mut self, obj: &Map<String, Value>, key: &str, loc: &str) -> Option<Value> {
+    fn template_field(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        loc: &str,
+    ) -> Option<Template> {
         let v = obj.get(key)?;
         let l = format!("{loc}/{key}");
         if key == "Assign" && !v.is_object() {
@@ -497,7 +503,7 @@ impl Loader {
                 }
             }
         }
-        Some(v.clone())
+        Some(Template::compile(v))
     }
 
     fn error_equals(&mut self, obj: &Map<String, Value>, loc: &str) -> Vec<String> {

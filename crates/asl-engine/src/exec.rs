@@ -13,14 +13,18 @@ use crate::definition::{
     Catcher, ChoiceRule, Condition, ErrorSource, Graph, IoPath, Kind, MapDef, Operand, Retrier,
     Seconds, State, Target, TaskDef, WaitSpec,
 };
+use crate::envelope::{Envelope, TaskResult};
 use crate::intrinsics::{self, IntrinsicError};
-use crate::path::{compact, set_at, JsonPath, Root};
+use crate::path::{check_set, compact, set_in_place, JsonPath, Root, Segment};
 use crate::result::{ExecutionResult, ExecutionStatus, HistoryEvent};
+use crate::template::{Dynamic, Field, Template};
 use crate::{
     ExecutionOptions, InvokeRequest, InvokeResponse, ResourceKind, Resources, StateMachine,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -62,9 +66,9 @@ pub(crate) struct Run {
     record: bool,
     execution_arn: String,
     name: String,
+    role_arn: String,
     state_machine_arn: String,
     state_machine_name: String,
-    role_arn: String,
     input: Value,
     start_date: DateTime<Utc>,
     start_instant: tokio::time::Instant,
@@ -83,8 +87,8 @@ impl Run {
         Duration::try_from_secs_f64((seconds * self.time_scale).max(0.0)).unwrap_or(Duration::MAX)
     }
 
-    /// Numbers an event; builds and stores its details only when history is recorded.
-    fn event(&self, event_type: &str, details: impl FnOnce() -> Value) -> u64 {
+    /// Numbers an event; names it, builds and stores its details only when history is recorded.
+    fn event(&self, event_type: impl std::fmt::Display, details: impl FnOnce() -> Value) -> u64 {
         let mut ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
         let id = ev.next_id;
         ev.next_id += 1;
@@ -101,48 +105,123 @@ impl Run {
         id
     }
 
+    /// The whole context object (`$$`), for the paths that cannot be evaluated on one part of it.
     fn context(&self, st: &StateCtx, retry: Option<u32>, item: Option<(usize, &Value)>) -> Value {
-        let mut state = json!({
-            "Name": st.name,
-            "EnteredTime": fmt_time(&st.entered_time),
-        });
-        if let Some(r) = retry {
-            state["RetryCount"] = json!(r);
+        let mut ctx = Map::with_capacity(4);
+        for part in ["Execution", "StateMachine", "State", "Map"] {
+            if let Some(v) = self.context_part(part, st, retry, item) {
+                ctx.insert(part.into(), v);
+            }
         }
-        let mut ctx = json!({
-            "Execution": {
+        Value::Object(ctx)
+    }
+
+    /// One top-level field of the context object.
+    fn context_part(
+        &self,
+        part: &str,
+        st: &StateCtx,
+        retry: Option<u32>,
+        item: Option<(usize, &Value)>,
+    ) -> Option<Value> {
+        Some(match part {
+            "Execution" => json!({
                 "Id": self.execution_arn,
                 "Input": self.input,
                 "Name": self.name,
                 "RoleArn": self.role_arn,
                 "StartTime": fmt_time(&self.start_date),
                 "RedriveCount": 0,
-            },
-            "StateMachine": {
+            }),
+            "StateMachine" => json!({
                 "Id": self.state_machine_arn,
                 "Name": self.state_machine_name,
-            },
-            "State": state,
-        });
-        if let Some((i, v)) = item {
-            ctx["Map"] = json!({"Item": {"Index": i, "Value": v}});
+            }),
+            "State" => state_context(st, retry),
+            "Map" => {
+                let (i, v) = item?;
+                json!({"Item": {"Index": i, "Value": v}})
+            }
+            _ => return None,
+        })
+    }
+
+    /// `$$.PART.FIELD` without building PART: what nearly every context path reads.
+    fn context_field<'r>(
+        &'r self,
+        part: &str,
+        field: &str,
+        st: &StateCtx,
+        retry: Option<u32>,
+    ) -> Option<Cow<'r, Value>> {
+        let text = |s: &str| Some(Cow::Owned(Value::String(s.to_string())));
+        match (part, field) {
+            ("Execution", "Id") => text(&self.execution_arn),
+            ("Execution", "Input") => Some(Cow::Borrowed(&self.input)),
+            ("Execution", "Name") => text(&self.name),
+            ("Execution", "RoleArn") => text(&self.role_arn),
+            ("Execution", "StartTime") => text(&fmt_time(&self.start_date)),
+            ("Execution", "RedriveCount") => Some(Cow::Owned(json!(0))),
+            ("StateMachine", "Id") => text(&self.state_machine_arn),
+            ("StateMachine", "Name") => text(&self.state_machine_name),
+            ("State", "Name") => text(st.name),
+            ("State", "EnteredTime") => text(&fmt_time(&st.entered_time)),
+            ("State", "RetryCount") => retry.map(|r| Cow::Owned(json!(r))),
+            _ => None,
         }
-        ctx
     }
 }
 
+fn state_context(st: &StateCtx, retry: Option<u32>) -> Value {
+    let mut state = json!({
+        "Name": st.name,
+        "EnteredTime": fmt_time(&st.entered_time),
+    });
+    if let Some(r) = retry {
+        state["RetryCount"] = json!(r);
+    }
+    state
+}
+
+/// `%Y-%m-%dT%H:%M:%S%.3fZ`, written directly: chrono's formatter re-reads the pattern on every
+/// call, and every `$$.State` lookup and execution start renders a time.
 fn fmt_time(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    if !(0..=9999).contains(&t.year()) {
+        return t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    let nanos = t.nanosecond();
+    let mut s = String::with_capacity(24);
+    let _ = write!(
+        s,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        // A leap second shows as :60, as chrono renders it.
+        t.second() + nanos / 1_000_000_000,
+        nanos % 1_000_000_000 / 1_000_000
+    );
+    s
+}
+
+/// A random (version 4) UUID from the thread's generator; `Uuid::new_v4` asks the kernel for
+/// each one, and every execution and Lambda call takes a few.
+pub(crate) fn random_uuid() -> uuid::Uuid {
+    use rand::Rng;
+    uuid::Builder::from_random_bytes(rand::rng().random()).into_uuid()
 }
 
 /// The state being run, for the context object and for runtime-error causes.
-struct StateCtx {
-    name: String,
+struct StateCtx<'a> {
+    name: &'a str,
     entered_id: u64,
     entered_time: DateTime<Utc>,
 }
 
-impl StateCtx {
+impl StateCtx<'_> {
     fn runtime(&self, msg: impl std::fmt::Display) -> Failure {
         Failure::Runtime(format!(
             "An error occurred while executing the state '{}' (entered at the event id #{}). {msg}",
@@ -154,7 +233,7 @@ impl StateCtx {
 /// What paths and templates may see besides their input.
 struct Env<'a> {
     run: &'a Run,
-    st: &'a StateCtx,
+    st: &'a StateCtx<'a>,
     vars: &'a Vars,
     retry: Option<u32>,
     item: Option<(usize, &'a Value)>,
@@ -165,8 +244,28 @@ impl Env<'_> {
         match &path.root {
             Root::Input => path.eval(input).map_err(|m| m.0),
             Root::Context => {
-                let ctx = self.run.context(self.st, self.retry, self.item);
-                path.eval(&ctx).map_err(|m| m.0)
+                // Nearly every context path names a field (`$$.Execution.Name`,
+                // `$$.State.RetryCount`) or one part of it; only that much is built.
+                let (run, st, retry) = (self.run, self.st, self.retry);
+                let found = match path.segments.as_slice() {
+                    [Segment::Name(part), Segment::Name(field), ..] if path.is_definite() => run
+                        .context_field(part, field, st, retry)
+                        .map(|v| (v, 2))
+                        .or_else(|| {
+                            let v = run.context_part(part, st, retry, self.item)?;
+                            Some((Cow::Owned(v), 1))
+                        }),
+                    [Segment::Name(part), ..] if path.is_definite() => run
+                        .context_part(part, st, retry, self.item)
+                        .map(|v| (Cow::Owned(v), 1)),
+                    _ => None,
+                };
+                match found {
+                    Some((v, skip)) if skip == path.segments.len() => Ok(v.into_owned()),
+                    Some((v, skip)) => path.eval_within(&v, skip),
+                    None => path.eval(&run.context(st, retry, self.item)),
+                }
+                .map_err(|m| m.0)
             }
             Root::Variable(name) => match self.vars.get(name) {
                 Some(v) => path.eval(v).map_err(|m| m.0),
@@ -175,56 +274,100 @@ impl Env<'_> {
         }
     }
 
-    /// InputPath / OutputPath / ItemsPath style evaluation.
-    fn select(&self, p: &IoPath, input: &Value) -> Result<Value, Failure> {
+    /// Like [`Env::resolve`], borrowing the node when a definite path names one in `input`.
+    fn resolve_ref<'v>(&self, path: &JsonPath, input: &'v Value) -> Result<Cow<'v, Value>, String> {
+        match path.root {
+            Root::Input if path.is_definite() => path
+                .find_within(input, 0)
+                .map(Cow::Borrowed)
+                .map_err(|m| m.0),
+            _ => self.resolve(path, input).map(Cow::Owned),
+        }
+    }
+
+    /// InputPath / ItemsPath style evaluation; the default `$` borrows the input.
+    fn select<'v>(&self, p: &IoPath, input: &'v Value) -> Result<Cow<'v, Value>, Failure> {
         match p {
-            IoPath::Default => Ok(input.clone()),
-            IoPath::Null => Ok(Value::Object(Map::new())),
-            IoPath::Path(path) => self.resolve(path, input).map_err(|m| {
+            IoPath::Default => Ok(Cow::Borrowed(input)),
+            IoPath::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
+            IoPath::Path(path) => self.resolve(path, input).map(Cow::Owned).map_err(|m| {
                 self.st
                     .runtime(format!("Invalid path '{}' : {m}", path.text))
             }),
         }
     }
 
-    fn template(&self, tpl: &Value, input: &Value) -> Result<Value, Failure> {
-        match tpl {
-            Value::Object(m) => {
-                let mut out = Map::with_capacity(m.len());
-                for (k, v) in m {
-                    if let Some(plain) = k.strip_suffix(".$") {
-                        let expr = v.as_str().unwrap_or_default();
-                        out.insert(plain.to_string(), self.dynamic(expr, k, input)?);
-                    } else {
-                        out.insert(k.clone(), self.template(v, input)?);
-                    }
-                }
-                Ok(Value::Object(out))
-            }
-            Value::Array(a) => Ok(Value::Array(
-                a.iter()
-                    .map(|x| self.template(x, input))
-                    .collect::<Result<_, _>>()?,
-            )),
-            other => Ok(other.clone()),
+    /// Like [`Env::select`] on a value the state owns, which the default passes on.
+    fn select_owned(&self, p: &IoPath, input: Value) -> Result<Value, Failure> {
+        match p {
+            IoPath::Default => Ok(input),
+            _ => self.select(p, &input).map(Cow::into_owned),
         }
     }
 
-    /// The value of a `.$` field, `ErrorPath` or `CausePath`: a path or an intrinsic call.
-    fn dynamic(&self, expr: &str, field: &str, input: &Value) -> Result<Value, Failure> {
-        let miss = |p: &str| {
+    fn template(&self, tpl: &Template, input: &Value) -> Result<Value, Failure> {
+        match tpl {
+            Template::Literal(v) => Ok(v.clone()),
+            Template::Object(fields) => {
+                let mut out = Map::with_capacity(fields.len());
+                for (name, field) in fields {
+                    let v = match field {
+                        Field::Nested(t) => self.template(t, input)?,
+                        Field::Dynamic { key, expr } => self.dynamic(expr, key, input)?,
+                    };
+                    out.insert(name.clone(), v);
+                }
+                Ok(Value::Object(out))
+            }
+            Template::Array(items) => Ok(Value::Array(
+                items
+                    .iter()
+                    .map(|x| self.template(x, input))
+                    .collect::<Result<_, _>>()?,
+            )),
+        }
+    }
+
+    /// ResultSelector. On a Lambda envelope whose `Payload` is all the selector reads, it runs on
+    /// `{"Payload": ...}` alone and the envelope is never built; a failure is run again on the
+    /// whole envelope, so that its cause quotes it as AWS does.
+    fn select_result(&self, sel: &Template, result: TaskResult) -> Result<Value, Failure> {
+        let mut envelope = match result {
+            TaskResult::Lambda(e) if sel.reads_input_only_under("Payload") => e,
+            other => return self.template(sel, &other.into_value()),
+        };
+        let mut only = Map::with_capacity(1);
+        only.insert("Payload".to_string(), std::mem::take(&mut envelope.payload));
+        let only = Value::Object(only);
+        match self.template(sel, &only) {
+            Ok(v) => Ok(v),
+            Err(_) => {
+                if let Value::Object(mut only) = only {
+                    envelope.payload = only.remove("Payload").unwrap_or_default();
+                }
+                self.template(sel, &envelope.build())
+            }
+        }
+    }
+
+    /// The value of a `.$` field: a path or an intrinsic call.
+    fn dynamic(&self, expr: &Dynamic, field: &str, input: &Value) -> Result<Value, Failure> {
+        match expr {
+            Dynamic::Path(path) => self.dynamic_path(path, field, input),
+            Dynamic::Call(call) => self.call(call, field, input),
+            Dynamic::Invalid(e) => Err(self.st.runtime(e)),
+        }
+    }
+
+    /// A path in a `.$` field, `ErrorPath` or `CausePath`.
+    fn dynamic_path(&self, path: &JsonPath, field: &str, input: &Value) -> Result<Value, Failure> {
+        self.resolve(path, input).map_err(|_| {
             self.st.runtime(format!(
-                "The JSONPath '{p}' specified for the field '{field}' could not be found in the input '{}'",
+                "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
+                path.text,
                 compact(input)
             ))
-        };
-        if expr.starts_with('$') {
-            let path = JsonPath::parse(expr).map_err(|e| self.st.runtime(e))?;
-            self.resolve(&path, input).map_err(|_| miss(expr))
-        } else {
-            let call = intrinsics::parse(expr).map_err(|e| self.st.runtime(e))?;
-            self.call(&call, field, input)
-        }
+        })
     }
 
     fn call(&self, call: &intrinsics::Call, field: &str, input: &Value) -> Result<Value, Failure> {
@@ -239,36 +382,32 @@ impl Env<'_> {
     }
 }
 
-/// Applies `ResultPath` (default `$`) to merge `result` into the raw input.
-fn apply_result_path(rp: &IoPath, raw: &Value, result: Value) -> Result<Value, Failure> {
+/// Whether `ResultPath` can merge a result into `raw`, checked without changing it.
+fn check_result_path(rp: &IoPath, raw: &Value) -> Result<(), Failure> {
+    match rp {
+        IoPath::Path(p) => {
+            check_set(raw, p).map_err(|m| Failure::error("States.ResultPathMatchFailure", m))
+        }
+        IoPath::Default | IoPath::Null => Ok(()),
+    }
+}
+
+/// Applies `ResultPath` (default `$`) to merge `result` into the raw input, which it consumes.
+fn apply_result_path(rp: &IoPath, raw: Value, result: Value) -> Result<Value, Failure> {
     match rp {
         IoPath::Default => Ok(result),
-        IoPath::Null => Ok(raw.clone()),
+        IoPath::Null => Ok(raw),
         IoPath::Path(p) => {
-            set_at(raw, p, result).map_err(|m| Failure::error("States.ResultPathMatchFailure", m))
+            check_result_path(rp, &raw)?;
+            let mut out = raw;
+            set_in_place(&mut out, p, result);
+            Ok(out)
         }
     }
 }
 
 /// Step Functions' payload limit for inputs, outputs and task results (UTF-8 bytes).
 const MAX_PAYLOAD_BYTES: usize = 262_144;
-
-/// Serialised size of a value, without building the text.
-fn json_size(v: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut c = Count(0);
-    let _ = serde_json::to_writer(&mut c, v);
-    c.0
-}
 
 enum Step {
     Next(String, Value),
@@ -286,7 +425,7 @@ pub(crate) async fn execute(
     let name = options
         .name
         .clone()
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(|| random_uuid().to_string());
     let sm_arn = options.state_machine_arn.clone();
     let parts: Vec<&str> = sm_arn.split(':').collect();
     let (region, account, sm_name) = if parts.len() >= 7 && parts[5] == "stateMachine" {
@@ -300,8 +439,10 @@ pub(crate) async fn execute(
     };
     let execution_arn = format!(
         "arn:aws:states:{region}:{account}:express:{sm_name}:{name}:{}",
-        uuid::Uuid::new_v4()
+        random_uuid()
     );
+    let role_arn = format!("arn:aws:iam::{account}:role/StepFunctionsLocalRole");
+    let start_date = Utc::now();
     let run = Arc::new(Run {
         resources,
         time_scale: if options.time_scale.is_finite() && options.time_scale >= 0.0 {
@@ -312,11 +453,11 @@ pub(crate) async fn execute(
         record: options.record_history,
         execution_arn: execution_arn.clone(),
         name: name.clone(),
+        role_arn,
         state_machine_arn: sm_arn.clone(),
         state_machine_name: sm_name.to_string(),
-        role_arn: format!("arn:aws:iam::{account}:role/StepFunctionsLocalRole"),
         input: input.clone(),
-        start_date: Utc::now(),
+        start_date,
         start_instant: tokio::time::Instant::now(),
         events: Mutex::new(Events {
             next_id: 1,
@@ -437,7 +578,7 @@ fn finish(state: &State, out: Value) -> Step {
 
 fn assign_values(
     env: &Env,
-    assign: &Option<Value>,
+    assign: &Option<Template>,
     input: &Value,
 ) -> Result<Option<Map<String, Value>>, Failure> {
     match assign {
@@ -465,11 +606,11 @@ async fn run_state(
     concurrent: bool,
 ) -> Result<Step, Failure> {
     let prefix = state.kind.event_prefix();
-    let entered_id = run.event(&format!("{prefix}StateEntered"), || {
+    let entered_id = run.event(format_args!("{prefix}StateEntered"), || {
         json!({"name": state.name, "input": compact(&raw), "inputDetails": {"truncated": false}})
     });
     let st = StateCtx {
-        name: state.name.clone(),
+        name: &state.name,
         entered_id,
         entered_time: run.now(),
     };
@@ -477,7 +618,7 @@ async fn run_state(
         tokio::task::yield_now().await;
     }
     let exited = |out: &Value| {
-        run.event(&format!("{prefix}StateExited"), || {
+        run.event(format_args!("{prefix}StateExited"), || {
             json!({"name": state.name, "output": compact(out), "outputDetails": {"truncated": false}})
         });
     };
@@ -492,13 +633,16 @@ async fn run_state(
             };
             let eff = env.select(&state.input_path, &raw)?;
             let eff = match &state.parameters {
-                Some(p) => env.template(p, &eff)?,
+                Some(p) => Cow::Owned(env.template(p, &eff)?),
                 None => eff,
             };
-            let result = result.clone().unwrap_or(eff);
+            let result = match result {
+                Some(r) => r.clone(),
+                None => eff.into_owned(),
+            };
             let new_vars = assign_values(&env, &state.assign, &result)?;
-            let out = apply_result_path(&state.result_path, &raw, result)?;
-            let out = env.select(&state.output_path, &out)?;
+            let out = apply_result_path(&state.result_path, raw, result)?;
+            let out = env.select_owned(&state.output_path, out)?;
             commit_vars(vars, new_vars);
             exited(&out);
             Ok(finish(state, out))
@@ -511,8 +655,8 @@ async fn run_state(
                 retry: None,
                 item: None,
             };
-            let eff = env.select(&state.input_path, &raw)?;
-            let out = env.select(&state.output_path, &eff)?;
+            let eff = env.select_owned(&state.input_path, raw)?;
+            let out = env.select_owned(&state.output_path, eff)?;
             exited(&out);
             Ok(Step::End(out))
         }
@@ -531,7 +675,7 @@ async fn run_state(
                     None => None,
                     Some(ErrorSource::Literal(s)) => Some(s.clone()),
                     Some(ErrorSource::Path(p)) => {
-                        let v = env.dynamic(&p.text, field, &raw)?;
+                        let v = env.dynamic_path(p, field, &raw)?;
                         Some(match v {
                             Value::String(s) => s,
                             other => compact(&other),
@@ -555,7 +699,7 @@ async fn run_state(
                 retry: None,
                 item: None,
             };
-            let eff = env.select(&state.input_path, &raw)?;
+            let eff = env.select_owned(&state.input_path, raw)?;
             let mut chosen: Option<&ChoiceRule> = None;
             for rule in rules {
                 if eval_condition(&env, &rule.condition, &eff)? {
@@ -577,11 +721,11 @@ async fn run_state(
             };
             let mut new_vars = assign_values(&env, &state.assign, &eff)?;
             if let Some(a) = rule_assign {
-                if let Some(m) = assign_values(&env, &Some(a.clone()), &eff)? {
+                if let Value::Object(m) = env.template(a, &eff)? {
                     new_vars.get_or_insert_with(Map::new).extend(m);
                 }
             }
-            let out = env.select(&state.output_path, &eff)?;
+            let out = env.select_owned(&state.output_path, eff)?;
             commit_vars(vars, new_vars);
             exited(&out);
             Ok(Step::Next(next, out))
@@ -594,13 +738,13 @@ async fn run_state(
                 retry: None,
                 item: None,
             };
-            let eff = env.select(&state.input_path, &raw)?;
+            let eff = env.select_owned(&state.input_path, raw)?;
             let secs = wait_seconds(run, &st, spec, &eff)?;
             if secs > 0.0 {
                 tokio::time::sleep(run.scaled(secs)).await;
             }
             let new_vars = assign_values(&env, &state.assign, &eff)?;
-            let out = env.select(&state.output_path, &eff)?;
+            let out = env.select_owned(&state.output_path, eff)?;
             commit_vars(vars, new_vars);
             exited(&out);
             Ok(finish(state, out))
@@ -705,7 +849,7 @@ fn retry_delay(retriers: &[Retrier], counters: &mut [u64], error: &Option<String
 async fn run_with_recovery(
     run: &Arc<Run>,
     state: &Arc<State>,
-    st: &StateCtx,
+    st: &StateCtx<'_>,
     raw: Value,
     vars: &mut Vars,
 ) -> Result<Step, Failure> {
@@ -713,11 +857,24 @@ async fn run_with_recovery(
     let mut counters = vec![0u64; state.retry.len()];
     let mut retry_count: u32 = 0;
     loop {
-        let attempt = attempt(run, state, st, &raw, vars, retry_count).await;
+        // ResultPath is checked before the input is handed over to it, so that a failing one
+        // leaves the input whole for the next try or a Catch.
+        let attempt = attempt(run, state, st, &raw, vars, retry_count)
+            .await
+            .and_then(|done| check_result_path(&state.result_path, &raw).map(|()| done));
         match attempt {
-            Ok((out, new_vars)) => {
+            Ok((selected, new_vars)) => {
+                let env = Env {
+                    run,
+                    st,
+                    vars,
+                    retry: matches!(state.kind, Kind::Task(_)).then_some(retry_count),
+                    item: None,
+                };
+                let out = apply_result_path(&state.result_path, raw, selected)?;
+                let out = env.select_owned(&state.output_path, out)?;
                 commit_vars(vars, new_vars);
-                run.event(&format!("{prefix}StateExited"), || {
+                run.event(format_args!("{prefix}StateExited"), || {
                     json!({"name": state.name, "output": compact(&out), "outputDetails": {"truncated": false}})
                 });
                 return Ok(finish(state, out));
@@ -732,7 +889,7 @@ async fn run_with_recovery(
                 }
                 // AWS records a Parallel or Map failure once, when no retry follows.
                 if matches!(state.kind, Kind::Parallel { .. } | Kind::Map(_)) {
-                    run.event(&format!("{prefix}StateFailed"), || {
+                    run.event(format_args!("{prefix}StateFailed"), || {
                         failure_details(&error, &cause)
                     });
                 }
@@ -743,7 +900,7 @@ async fn run_with_recovery(
                 else {
                     return Err(Failure::Error { error, cause });
                 };
-                return catch(run, state, st, catcher, &raw, vars, error, cause);
+                return catch(run, state, st, catcher, raw, vars, error, cause);
             }
             Err(other) => return Err(other),
         }
@@ -754,9 +911,9 @@ async fn run_with_recovery(
 fn catch(
     run: &Arc<Run>,
     state: &State,
-    st: &StateCtx,
+    st: &StateCtx<'_>,
     catcher: &Catcher,
-    raw: &Value,
+    raw: Value,
     vars: &mut Vars,
     error: Option<String>,
     cause: Option<String>,
@@ -775,17 +932,18 @@ fn catch(
     let new_vars = assign_values(&env, &catcher.assign, &error_output)?;
     let out = apply_result_path(&catcher.result_path, raw, error_output)?;
     commit_vars(vars, new_vars);
-    run.event(&format!("{}StateExited", state.kind.event_prefix()), || {
+    run.event(format_args!("{}StateExited", state.kind.event_prefix()), || {
         json!({"name": state.name, "output": compact(&out), "outputDetails": {"truncated": false}})
     });
     Ok(Step::Next(catcher.next.clone(), out))
 }
 
-/// One try of a Task, Parallel or Map state, from InputPath to OutputPath.
+/// One try of a Task, Parallel or Map state, from InputPath to ResultSelector: the selected
+/// result and the variables to assign.
 async fn attempt(
     run: &Arc<Run>,
     state: &Arc<State>,
-    st: &StateCtx,
+    st: &StateCtx<'_>,
     raw: &Value,
     vars: &Vars,
     retry_count: u32,
@@ -799,32 +957,35 @@ async fn attempt(
         item: None,
     };
     let after_input = env.select(&state.input_path, raw)?;
-    let result = match &state.kind {
+    let mut result = match &state.kind {
         Kind::Task(task) => {
             let eff = match &state.parameters {
                 Some(p) => env.template(p, &after_input)?,
-                None => after_input.clone(),
+                None => after_input.as_ref().clone(),
             };
             invoke_task(run, state, st, task, &env, &after_input, eff, retry_count).await?
         }
         Kind::Parallel { branches } => {
             let eff = match &state.parameters {
                 Some(p) => env.template(p, &after_input)?,
-                None => after_input.clone(),
+                None => after_input.as_ref().clone(),
             };
-            run_parallel(run, branches, eff, vars).await?
+            TaskResult::Built(run_parallel(run, branches, eff, vars).await?)
         }
-        Kind::Map(map) => run_map(run, st, map, &env, &after_input, vars).await?,
+        Kind::Map(map) => TaskResult::Built(run_map(run, st, map, &env, &after_input, vars).await?),
         _ => unreachable!("only Task, Parallel and Map states have Retry and Catch"),
     };
-    let new_vars = assign_values(&env, &state.assign, &result)?;
-    let selected = match &state.result_selector {
-        Some(sel) => env.template(sel, &result)?,
-        None => result,
+    let new_vars = match &state.assign {
+        Some(_) => assign_values(&env, &state.assign, result.built())?,
+        None => None,
     };
-    let out = apply_result_path(&state.result_path, raw, selected)?;
-    let out = env.select(&state.output_path, &out)?;
-    Ok((out, new_vars))
+    let selected = match &state.result_selector {
+        Some(sel) => env.select_result(sel, result)?,
+        // `ResultPath: null` keeps the input and drops the result unread.
+        None if matches!(state.result_path, IoPath::Null) => Value::Null,
+        None => result.into_value(),
+    };
+    Ok((selected, new_vars))
 }
 
 fn seconds_value(
@@ -871,13 +1032,13 @@ fn lambda_status(code: &str) -> u16 {
 async fn invoke_task(
     run: &Arc<Run>,
     state: &State,
-    st: &StateCtx,
+    st: &StateCtx<'_>,
     task: &TaskDef,
     env: &Env<'_>,
     after_input: &Value,
     eff: Value,
     retry_count: u32,
-) -> Result<Value, Failure> {
+) -> Result<TaskResult, Failure> {
     let timeout = seconds_value(env, &task.timeout, after_input, "TimeoutSecondsPath")?;
     let heartbeat = seconds_value(env, &task.heartbeat, after_input, "HeartbeatSecondsPath")?;
     // Synchronous integrations never send heartbeats, so a heartbeat interval bounds the call
@@ -898,7 +1059,12 @@ async fn invoke_task(
                     )))
                 }
             };
-            let payload = eff.get("Payload").cloned().unwrap_or(json!({}));
+            // The rest of the parameters is not needed again, so the payload moves out.
+            let mut eff = eff;
+            let payload = eff
+                .as_object_mut()
+                .and_then(|m| m.remove("Payload"))
+                .unwrap_or(json!({}));
             (ResourceKind::LambdaInvoke { function_name }, payload, true)
         }
         Target::LambdaArn => (
@@ -993,7 +1159,17 @@ async fn invoke_task(
             cause: Some(cause),
         }
     };
-    let result = match response {
+    let lambda_answer = matches!(
+        response,
+        InvokeResponse::Lambda { .. } | InvokeResponse::LambdaValue { .. }
+    );
+    if lambda_answer && !lambda_style {
+        return Err(fail(
+            "States.Runtime".into(),
+            "A Lambda response was returned for a non-Lambda resource".into(),
+        ));
+    }
+    let mut result = match response {
         InvokeResponse::Abort => return Err(Failure::Abort),
         InvokeResponse::Lambda {
             status_code,
@@ -1001,12 +1177,6 @@ async fn invoke_task(
             executed_version,
             payload,
         } => {
-            if !lambda_style {
-                return Err(fail(
-                    "States.Runtime".into(),
-                    "A Lambda response was returned for a non-Lambda resource".into(),
-                ));
-            }
             if function_error.is_some() {
                 let parsed: Option<Value> = serde_json::from_str(&payload).ok();
                 let error_type = parsed
@@ -1036,18 +1206,36 @@ async fn invoke_task(
                 serde_json::from_str(&payload).unwrap_or(Value::String(payload.clone()))
             };
             match task.target {
-                Target::LambdaInvoke => {
-                    lambda_invoke_result(status_code, &executed_version, body, payload.len())
-                }
-                _ => body,
+                Target::LambdaInvoke => TaskResult::Lambda(Envelope {
+                    status: status_code,
+                    version: executed_version,
+                    payload: body,
+                    len: Some(payload.len()),
+                    at: Utc::now(),
+                }),
+                _ => TaskResult::Built(body),
             }
         }
+        InvokeResponse::LambdaValue {
+            status_code,
+            executed_version,
+            payload,
+        } => match task.target {
+            Target::LambdaInvoke => TaskResult::Lambda(Envelope {
+                status: status_code,
+                version: executed_version,
+                payload,
+                len: None,
+                at: Utc::now(),
+            }),
+            _ => TaskResult::Built(payload),
+        },
         InvokeResponse::LambdaServiceError { error, message } => {
             let code = error.strip_prefix("Lambda.").unwrap_or(&error).to_string();
             let status = lambda_status(&code);
             return Err(fail(
                 format!("Lambda.{code}"),
-                format!("{message} (Service: AWSLambda; Status Code: {status}; Error Code: {code}; Request ID: {}; Proxy: null)", uuid::Uuid::new_v4()),
+                format!("{message} (Service: AWSLambda; Status Code: {status}; Error Code: {code}; Request ID: {}; Proxy: null)", random_uuid()),
             ));
         }
         InvokeResponse::LambdaServiceErrorDetailed {
@@ -1062,10 +1250,10 @@ async fn invoke_task(
                 format!("{message} (Service: AWSLambda; Status Code: {status_code}; Error Code: {code}; Request ID: {request_id}; Proxy: null)"),
             ));
         }
-        InvokeResponse::Service(v) => v,
+        InvokeResponse::Service(v) => TaskResult::Built(v),
         InvokeResponse::ServiceError { error, cause } => return Err(fail(error, cause)),
     };
-    if json_size(&result) > MAX_PAYLOAD_BYTES {
+    if result.exceeds(MAX_PAYLOAD_BYTES) {
         let who = match &task.target {
             Target::LambdaInvoke => "lambda".to_string(),
             Target::LambdaArn => task.resource.clone(),
@@ -1076,8 +1264,9 @@ async fn invoke_task(
             format!("The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."),
         ));
     }
+    let output = run.record.then(|| result.text());
     run.event(ev_ok, || {
-        let mut d = json!({"output": compact(&result), "outputDetails": {"truncated": false}});
+        let mut d = json!({"output": output, "outputDetails": {"truncated": false}});
         if !legacy {
             d["resourceType"] = json!(resource_type);
             d["resource"] = json!(resource_name);
@@ -1094,46 +1283,6 @@ fn payload_for_event(kind: &ResourceKind, payload: &Value) -> Value {
         }
         _ => payload.clone(),
     }
-}
-
-/// The envelope `arn:aws:states:::lambda:invoke` wraps a function's output in.
-fn lambda_invoke_result(status: u16, version: &str, payload: Value, len: usize) -> Value {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let date = Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-    let trace = format!(
-        "Root=1-{:08x}-{}",
-        Utc::now().timestamp(),
-        &uuid::Uuid::new_v4().simple().to_string()[..24]
-    );
-    json!({
-        "ExecutedVersion": version,
-        "Payload": payload,
-        "SdkHttpMetadata": {
-            "AllHttpHeaders": {
-                "X-Amz-Executed-Version": [version],
-                "x-amzn-Remapped-Content-Length": ["0"],
-                "Connection": ["keep-alive"],
-                "x-amzn-RequestId": [request_id],
-                "Content-Length": [len.to_string()],
-                "Date": [date],
-                "X-Amzn-Trace-Id": [trace],
-                "Content-Type": ["application/json"],
-            },
-            "HttpHeaders": {
-                "Connection": "keep-alive",
-                "Content-Length": len.to_string(),
-                "Content-Type": "application/json",
-                "Date": date,
-                "X-Amz-Executed-Version": version,
-                "x-amzn-Remapped-Content-Length": "0",
-                "x-amzn-RequestId": request_id,
-                "X-Amzn-Trace-Id": trace,
-            },
-            "HttpStatusCode": status,
-        },
-        "SdkResponseMetadata": {"RequestId": request_id},
-        "StatusCode": status,
-    })
 }
 
 async fn run_parallel(
@@ -1165,7 +1314,7 @@ async fn run_parallel(
 
 async fn run_map(
     run: &Arc<Run>,
-    st: &StateCtx,
+    st: &StateCtx<'_>,
     map: &MapDef,
     env: &Env<'_>,
     input: &Value,
@@ -1226,7 +1375,7 @@ async fn run_map(
     let mut pending = inputs.into_iter().enumerate();
     let spawn = |set: &mut tokio::task::JoinSet<_>, i: usize, v: Value| {
         let run2 = run.clone();
-        let name = st.name.clone();
+        let name = st.name.to_string();
         let fut = run_graph(run.clone(), map.processor.clone(), v, vars.clone(), true);
         set.spawn(async move {
             let details = || json!({"index": i, "name": name});
@@ -1289,7 +1438,7 @@ fn eval_condition(env: &Env, c: &Condition, input: &Value) -> Result<bool, Failu
             op,
             operand,
         } => {
-            let value = env.resolve(variable, input);
+            let value = env.resolve_ref(variable, input);
             if *op == "IsPresent" {
                 return Ok(value.is_ok() == (operand_literal(operand) == &Value::Bool(true)));
             }
@@ -1298,9 +1447,9 @@ fn eval_condition(env: &Env, c: &Condition, input: &Value) -> Result<bool, Failu
                     .runtime(format!("Invalid path '{}' : {m}", variable.text))
             })?;
             let expected = match operand {
-                Operand::Literal(v) => v.clone(),
+                Operand::Literal(v) => Cow::Borrowed(v),
                 Operand::Path(p) => env
-                    .resolve(p, input)
+                    .resolve_ref(p, input)
                     .map_err(|m| env.st.runtime(format!("Invalid path '{}' : {m}", p.text)))?,
             };
             Ok(compare(op, &value, &expected))

@@ -55,10 +55,12 @@
 //! ```
 
 mod definition;
+mod envelope;
 mod exec;
 mod intrinsics;
 mod path;
 mod result;
+mod template;
 
 pub use definition::{DefinitionError, Diagnostic};
 pub use result::{ExecutionResult, ExecutionStatus, HistoryEvent};
@@ -213,6 +215,14 @@ pub enum InvokeResponse {
         function_error: Option<String>,
         executed_version: String,
         payload: String,
+    },
+    /// A successful Lambda answer whose payload is already a JSON value: the same as `Lambda` with
+    /// no `function_error` and `payload` that value's compact text, without writing the text
+    /// and parsing it back. For functions that run in the same process.
+    LambdaValue {
+        status_code: u16,
+        executed_version: String,
+        payload: Value,
     },
     /// A Lambda service-level failure (e.g. function not found). `error` is the Lambda error
     /// code, with or without the `Lambda.` prefix; the engine builds AWS's cause text around

@@ -105,61 +105,7 @@ impl JsonPath {
     /// an array of every match.
     pub(crate) fn eval(&self, root: &Value) -> Result<Value, PathMiss> {
         if self.is_definite() {
-            let mut cur = root;
-            let mut shown = String::from("$");
-            let last = self.segments.len().saturating_sub(1);
-            for (i, seg) in self.segments.iter().enumerate() {
-                match seg {
-                    Segment::Name(n) => {
-                        let _ = write!(shown, "['{n}']");
-                        match cur {
-                            Value::Object(m) => match m.get(n) {
-                                Some(v) => cur = v,
-                                None if i == last => {
-                                    return Err(PathMiss(format!("No results for path: {shown}")))
-                                }
-                                None => {
-                                    return Err(PathMiss(format!(
-                                        "Missing property in path {shown}"
-                                    )))
-                                }
-                            },
-                            _ => {
-                                return Err(PathMiss(format!(
-                                    "Expected to find an object with property {} in path {} but found '{}'. This is not a json object according to the JsonProvider: 'com.jayway.jsonpath.spi.json.JacksonJsonProvider'.",
-                                    &shown[shown.rfind('[').unwrap_or(0)..],
-                                    &shown[..shown.rfind('[').unwrap_or(shown.len())],
-                                    java_type(cur)
-                                )))
-                            }
-                        }
-                    }
-                    Segment::Index(idx) => {
-                        let _ = write!(shown, "[{idx}]");
-                        match cur {
-                            Value::Array(a) => {
-                                let real = if *idx < 0 { a.len() as i64 + idx } else { *idx };
-                                match usize::try_from(real).ok().and_then(|r| a.get(r)) {
-                                    Some(v) => cur = v,
-                                    None => {
-                                        return Err(PathMiss(format!(
-                                            "No results for path: {shown}"
-                                        )))
-                                    }
-                                }
-                            }
-                            _ => {
-                                return Err(PathMiss(format!(
-                                    "Filter: [{idx}] can only be applied to arrays. Current context is: {}",
-                                    compact(cur)
-                                )))
-                            }
-                        }
-                    }
-                    _ => unreachable!("definite paths hold names and indexes only"),
-                }
-            }
-            Ok(cur.clone())
+            self.eval_within(root, 0)
         } else {
             let mut current: Vec<&Value> = vec![root];
             for seg in &self.segments {
@@ -171,6 +117,85 @@ impl JsonPath {
             }
             Ok(Value::Array(current.into_iter().cloned().collect()))
         }
+    }
+
+    /// Evaluates a definite path whose first `skip` segments the caller has already followed
+    /// to `node`; misses read as if the walk had started at the root.
+    pub(crate) fn eval_within(&self, node: &Value, skip: usize) -> Result<Value, PathMiss> {
+        self.find_within(node, skip).cloned()
+    }
+
+    /// The node a definite path names inside `node`, which the first `skip` segments lead to.
+    pub(crate) fn find_within<'v>(
+        &self,
+        node: &'v Value,
+        skip: usize,
+    ) -> Result<&'v Value, PathMiss> {
+        let mut cur = node;
+        let last = self.segments.len().saturating_sub(1);
+        for (i, seg) in self.segments.iter().enumerate().skip(skip) {
+            match seg {
+                Segment::Name(n) => match cur {
+                    Value::Object(m) => match m.get(n) {
+                        Some(v) => cur = v,
+                        None if i == last => {
+                            return Err(PathMiss(format!("No results for path: {}", self.shown(i))))
+                        }
+                        None => {
+                            return Err(PathMiss(format!(
+                                "Missing property in path {}",
+                                self.shown(i)
+                            )))
+                        }
+                    },
+                    _ => {
+                        let shown = self.shown(i);
+                        return Err(PathMiss(format!(
+                            "Expected to find an object with property {} in path {} but found '{}'. This is not a json object according to the JsonProvider: 'com.jayway.jsonpath.spi.json.JacksonJsonProvider'.",
+                            &shown[shown.rfind('[').unwrap_or(0)..],
+                            &shown[..shown.rfind('[').unwrap_or(shown.len())],
+                            java_type(cur)
+                        )));
+                    }
+                },
+                Segment::Index(idx) => match cur {
+                    Value::Array(a) => {
+                        let real = if *idx < 0 { a.len() as i64 + idx } else { *idx };
+                        match usize::try_from(real).ok().and_then(|r| a.get(r)) {
+                            Some(v) => cur = v,
+                            None => {
+                                return Err(PathMiss(format!(
+                                    "No results for path: {}",
+                                    self.shown(i)
+                                )))
+                            }
+                        }
+                    }
+                    _ => {
+                        return Err(PathMiss(format!(
+                            "Filter: [{idx}] can only be applied to arrays. Current context is: {}",
+                            compact(cur)
+                        )))
+                    }
+                },
+                _ => unreachable!("definite paths hold names and indexes only"),
+            }
+        }
+        Ok(cur)
+    }
+
+    /// The path up to and including segment `upto` in Jayway's bracket notation (`$['a'][0]`),
+    /// as misses quote it.
+    fn shown(&self, upto: usize) -> String {
+        let mut shown = String::from("$");
+        for seg in &self.segments[..=upto] {
+            let _ = match seg {
+                Segment::Name(n) => write!(shown, "['{n}']"),
+                Segment::Index(idx) => write!(shown, "[{idx}]"),
+                _ => unreachable!("definite paths hold names and indexes only"),
+            };
+        }
+        shown
     }
 }
 
@@ -548,12 +573,63 @@ fn literal(s: &str) -> Option<Value> {
 
 /// Writes `value` at the reference path `path` inside a copy of `target`, creating missing
 /// intermediate objects as the spec requires.
+#[cfg(test)]
 pub(crate) fn set_at(target: &Value, path: &JsonPath, value: Value) -> Result<Value, String> {
-    if path.segments.is_empty() {
-        return Ok(value);
-    }
+    check_set(target, path)?;
     let mut out = target.clone();
-    let mut cur = &mut out;
+    set_in_place(&mut out, path, value);
+    Ok(out)
+}
+
+/// Whether [`set_in_place`] can write at `path` in `target`, and if not, the error it fails
+/// with. Checked apart, without touching `target`, so that a failed ResultPath leaves the state
+/// input as it was for a retry or a Catch, and the error quotes it unchanged.
+pub(crate) fn check_set(target: &Value, path: &JsonPath) -> Result<(), String> {
+    let unable = || {
+        format!(
+            "Unable to apply ReferencePath {} to input {}",
+            path.text,
+            compact(target)
+        )
+    };
+    // `None`: an object that the write itself creates, so any name fits and no index does.
+    let mut cur = Some(target);
+    let n = path.segments.len();
+    for (i, seg) in path.segments.iter().enumerate() {
+        let last = i + 1 == n;
+        match seg {
+            Segment::Name(name) => match cur {
+                None => {}
+                Some(Value::Null) if i > 0 => cur = None,
+                Some(Value::Object(m)) if !last => cur = m.get(name),
+                Some(Value::Object(_)) => {}
+                Some(_) => return Err(unable()),
+            },
+            Segment::Index(idx) => {
+                let Some(Value::Array(a)) = cur else {
+                    return Err(unable());
+                };
+                let real = if *idx < 0 { a.len() as i64 + idx } else { *idx };
+                let Some(slot) = usize::try_from(real).ok().and_then(|r| a.get(r)) else {
+                    return Err(unable());
+                };
+                cur = Some(slot);
+            }
+            _ => return Err(format!("ResultPath {} is not a reference path", path.text)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `value` at the reference path `path` in `target`, creating missing intermediate
+/// objects as the spec requires. Call [`check_set`] first: on a path it refuses, this writes
+/// nothing or part of the way.
+pub(crate) fn set_in_place(target: &mut Value, path: &JsonPath, value: Value) {
+    if path.segments.is_empty() {
+        *target = value;
+        return;
+    }
+    let mut cur = target;
     let n = path.segments.len();
     for (i, seg) in path.segments.iter().enumerate() {
         let last = i + 1 == n;
@@ -562,47 +638,30 @@ pub(crate) fn set_at(target: &Value, path: &JsonPath, value: Value) -> Result<Va
                 if cur.is_null() && i > 0 {
                     *cur = Value::Object(Default::default());
                 }
-                let Value::Object(m) = cur else {
-                    return Err(format!(
-                        "Unable to apply ReferencePath {} to input {}",
-                        path.text,
-                        compact(target)
-                    ));
-                };
+                let Value::Object(m) = cur else { return };
                 if last {
                     m.insert(name.clone(), value);
-                    return Ok(out);
+                    return;
                 }
                 cur = m
                     .entry(name.clone())
                     .or_insert_with(|| Value::Object(Default::default()));
             }
             Segment::Index(idx) => {
-                let Value::Array(a) = cur else {
-                    return Err(format!(
-                        "Unable to apply ReferencePath {} to input {}",
-                        path.text,
-                        compact(target)
-                    ));
-                };
+                let Value::Array(a) = cur else { return };
                 let real = if *idx < 0 { a.len() as i64 + idx } else { *idx };
                 let Some(slot) = usize::try_from(real).ok().and_then(|r| a.get_mut(r)) else {
-                    return Err(format!(
-                        "Unable to apply ReferencePath {} to input {}",
-                        path.text,
-                        compact(target)
-                    ));
+                    return;
                 };
                 if last {
                     *slot = value;
-                    return Ok(out);
+                    return;
                 }
                 cur = slot;
             }
-            _ => return Err(format!("ResultPath {} is not a reference path", path.text)),
+            _ => return,
         }
     }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -659,6 +718,45 @@ mod tests {
             JsonPath::parse("$answer.x").unwrap().root,
             Root::Variable("answer".into())
         );
+    }
+
+    #[test]
+    fn evaluating_within_a_part_reads_as_from_the_root() {
+        let root = json!({"Execution": {"Name": "n", "Input": {"a": [1]}}});
+        for p in [
+            "$$.Execution.Name",
+            "$$.Execution.Nope",
+            "$$.Execution.Nope.x",
+            "$$.Execution.Name.x",
+            "$$.Execution.Input.a[3]",
+            "$$.Execution.Input.a.b",
+            "$$.Execution.Input.a[0][1]",
+        ] {
+            let path = JsonPath::parse(p).unwrap();
+            assert_eq!(
+                path.eval_within(&root["Execution"], 1),
+                path.eval(&root),
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_write_quotes_the_untouched_input() {
+        // Written in place, this path would turn `b` into an object before failing at `[0]`.
+        let target = json!({"a": {"b": null}});
+        let p = JsonPath::parse("$.a.b.c[0]").unwrap();
+        assert_eq!(
+            check_set(&target, &p).unwrap_err(),
+            r#"Unable to apply ReferencePath $.a.b.c[0] to input {"a":{"b":null}}"#
+        );
+        let p = JsonPath::parse("$.a.b.c").unwrap();
+        let mut written = target.clone();
+        check_set(&written, &p).unwrap();
+        set_in_place(&mut written, &p, json!(1));
+        assert_eq!(written, json!({"a": {"b": {"c": 1}}}));
+        assert!(check_set(&json!(null), &JsonPath::parse("$.a").unwrap()).is_err());
+        assert!(check_set(&json!({"a": [1]}), &JsonPath::parse("$.a[1]").unwrap()).is_err());
     }
 
     #[test]

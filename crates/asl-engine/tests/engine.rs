@@ -176,6 +176,49 @@ async fn context_object_fields() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn context_parts_and_misses_read_as_the_whole_object() {
+    let r = run(
+        single(json!({"Type": "Pass", "Parameters": {
+            "exec.$": "$$.Execution", "all.$": "$$", "k.$": "$$.Execution.Input.k",
+            "state.$": "$$.State"}, "End": true})),
+        json!({"k": "v"}),
+    )
+    .await;
+    let o = output(&r);
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        keys(&o["exec"]),
+        [
+            "Id",
+            "Input",
+            "Name",
+            "RoleArn",
+            "StartTime",
+            "RedriveCount"
+        ]
+    );
+    assert_eq!(keys(&o["all"]), ["Execution", "StateMachine", "State"]);
+    assert_eq!(o["all"]["Execution"], o["exec"]);
+    assert_eq!(o["k"], "v");
+    assert_eq!(keys(&o["state"]), ["Name", "EnteredTime"]);
+    for path in ["$$.State.RetryCount", "$$.Execution.Nope", "$$.Nope"] {
+        let r = run(
+            single(json!({"Type": "Pass", "Parameters": {"x.$": path}, "End": true})),
+            json!({}),
+        )
+        .await;
+        assert_eq!(r.error.as_deref(), Some("States.Runtime"));
+        let cause = r.cause.unwrap();
+        assert!(
+            cause.contains(&format!(
+                "The JSONPath '{path}' specified for the field 'x.$' could not be found"
+            )),
+            "{cause}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn choice_operators_and_combinators() {
     let def = json!({"StartAt": "C", "States": {
         "C": {"Type": "Choice", "Choices": [
@@ -276,6 +319,70 @@ async fn lambda_invoke_wraps_the_result_and_sends_the_payload() {
     assert_eq!(req.timeout, Some(Duration::from_secs(3)));
     assert_eq!(req.state_name, "S");
     assert_eq!(req.retry_count, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_payload_handed_over_as_a_value_reads_as_its_text() {
+    let answer = json!({"n": 1.5, "s": "é\n", "list": [1, null]});
+    let as_value = {
+        let answer = answer.clone();
+        move |_: &InvokeRequest| InvokeResponse::LambdaValue {
+            status_code: 200,
+            executed_version: "$LATEST".into(),
+            payload: answer.clone(),
+        }
+    };
+    let invoke = task(
+        "arn:aws:states:::lambda:invoke",
+        json!({"Parameters": {"FunctionName": "f"}}),
+    );
+    let opts = ExecutionOptions::default;
+    let by_value = output(
+        &run_with(
+            invoke.clone(),
+            json!({}),
+            Fake::new(as_value.clone()),
+            opts(),
+        )
+        .await,
+    );
+    let a = answer.clone();
+    let by_text = output(
+        &run_with(
+            invoke,
+            json!({}),
+            Fake::new(move |_| ok_lambda(a.clone())),
+            opts(),
+        )
+        .await,
+    );
+    for o in [&by_value, &by_text] {
+        assert_eq!(o["Payload"], answer);
+        assert_eq!(
+            o["SdkHttpMetadata"]["HttpHeaders"]["Content-Length"],
+            answer.to_string().len().to_string()
+        );
+    }
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:f";
+    let r = run_with(
+        task(arn, json!({})),
+        json!({}),
+        Fake::new(as_value.clone()),
+        opts(),
+    )
+    .await;
+    assert_eq!(output(&r), answer);
+    let r = run_with(
+        task(
+            "arn:aws:states:::sqs:sendMessage",
+            json!({"Parameters": {"QueueUrl": "q"}}),
+        ),
+        json!({}),
+        Fake::new(as_value),
+        opts(),
+    )
+    .await;
+    assert_eq!(r.error.as_deref(), Some("States.Runtime"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -643,23 +750,91 @@ async fn assign_sets_variables_for_later_states() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn task_results_over_the_payload_limit_fail() {
-    let big = "x".repeat(300_000);
-    let r = run_with(
+async fn result_selector_reads_the_lambda_envelope_and_quotes_it_whole_on_a_miss() {
+    let invoke = |selector: Value| {
         task(
             "arn:aws:states:::lambda:invoke",
-            json!({"Parameters": {"FunctionName": "f"}}),
-        ),
-        json!({}),
-        Fake::new(move |_| ok_lambda(json!(big))),
-        ExecutionOptions::default(),
+            json!({"Parameters": {"FunctionName": "f", "Payload.$": "$"}, "ResultSelector": selector}),
+        )
+    };
+    let echo = || Fake::new(|r| ok_lambda(json!({"echo": r.payload.clone()})));
+    let opts = ExecutionOptions::default;
+    let r = run_with(
+        invoke(json!({"e.$": "$.Payload.echo.a", "s.$": "$$.State.Name", "k": [1]})),
+        json!({"a": 1}),
+        echo(),
+        opts(),
     )
     .await;
-    assert_eq!(r.error.as_deref(), Some("States.DataLimitExceeded"));
-    assert_eq!(
-        r.cause.as_deref(),
-        Some("The state/task 'lambda' returned a result with a size exceeding the maximum number of bytes service limit.")
+    assert_eq!(output(&r), json!({"e": 1, "s": "S", "k": [1]}));
+    let r = run_with(
+        invoke(json!({"e.$": "$.Payload.echo", "code.$": "$.StatusCode"})),
+        json!({"a": 1}),
+        echo(),
+        opts(),
+    )
+    .await;
+    assert_eq!(output(&r), json!({"e": {"a": 1}, "code": 200}));
+    let r = run_with(
+        invoke(json!({"x.$": "$.Payload.nope"})),
+        json!({"a": 1}),
+        echo(),
+        opts(),
+    )
+    .await;
+    assert_eq!(r.error.as_deref(), Some("States.Runtime"));
+    let cause = r.cause.unwrap();
+    assert!(
+        cause.contains(r#"The JSONPath '$.Payload.nope' specified for the field 'x.$' could not be found in the input '{"ExecutedVersion":"$LATEST","Payload":{"echo":{"a":1}},"SdkHttpMetadata":{"AllHttpHeaders":"#),
+        "{cause}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn results_near_the_payload_limit_are_measured_exactly() {
+    // The envelope around this payload brings it close to the limit without passing it.
+    let near = "x".repeat(262_144 - 1_000);
+    for result_path in [json!("$.r"), Value::Null] {
+        let near = near.clone();
+        let r = run_with(
+            task(
+                "arn:aws:states:::lambda:invoke",
+                json!({"Parameters": {"FunctionName": "f"}, "ResultPath": result_path, "OutputPath": "$.a"}),
+            ),
+            json!({"a": 1}),
+            Fake::new(move |_| ok_lambda(json!(near))),
+            ExecutionOptions::default(),
+        )
+        .await;
+        assert_eq!(output(&r), json!(1));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn task_results_over_the_payload_limit_fail() {
+    // Over by the envelope alone, and by the payload; kept or dropped by ResultPath.
+    for (len, result_path) in [
+        (262_144 - 100, json!("$")),
+        (300_000, json!("$")),
+        (300_000, Value::Null),
+    ] {
+        let big = "x".repeat(len);
+        let r = run_with(
+            task(
+                "arn:aws:states:::lambda:invoke",
+                json!({"Parameters": {"FunctionName": "f"}, "ResultPath": result_path}),
+            ),
+            json!({}),
+            Fake::new(move |_| ok_lambda(json!(big))),
+            ExecutionOptions::default(),
+        )
+        .await;
+        assert_eq!(r.error.as_deref(), Some("States.DataLimitExceeded"));
+        assert_eq!(
+            r.cause.as_deref(),
+            Some("The state/task 'lambda' returned a result with a size exceeding the maximum number of bytes service limit.")
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

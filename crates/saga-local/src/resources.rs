@@ -4,7 +4,11 @@
 //! One `ExecutionResources` serves one execution, so it knows that execution's fault plan: faults that the
 //! handlers cannot act out themselves (a lost execution, a failing queue) are acted out here.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use asl_engine::{InvokeRequest, InvokeResponse, ResourceKind, Resources};
 use async_trait::async_trait;
@@ -43,12 +47,12 @@ fn function_name(arn_or_name: &str) -> &str {
     }
 }
 
+/// The handler's output goes over as a value: it is what the engine would parse back from the text.
 fn lambda_ok(value: impl Serialize) -> InvokeResponse {
-    InvokeResponse::Lambda {
+    InvokeResponse::LambdaValue {
         status_code: 200,
-        function_error: None,
         executed_version: "$LATEST".into(),
-        payload: serde_json::to_string(&value).expect("handler outputs serialise"),
+        payload: serde_json::to_value(&value).expect("handler outputs serialise"),
     }
 }
 
@@ -130,22 +134,16 @@ impl ExecutionResources {
         let ctx = StepContext {
             deadline: request.timeout.map(|t| Instant::now() + t),
         };
-        // A Lambda keeps running after Step Functions stops waiting for it. Spawning gives the handler that
-        // life of its own: when the engine's timeout drops this future, a late write still lands.
         let this = ExecutionResources {
             shared: self.shared.clone(),
             plan: self.plan.clone(),
         };
         let name = name.to_string();
         let payload = request.payload;
-        let handle =
-            tokio::spawn(async move { this.call_function(&name, step, payload, ctx).await });
-        match handle.await {
-            Ok(r) => r,
-            Err(e) => lambda_error(
-                json!({"errorType": "Runtime.ExitError", "errorMessage": format!("Lambda panicked: {e}")}).to_string(),
-            ),
-        }
+        Detachable(Some(Box::pin(async move {
+            this.call_function(&name, step, payload, ctx).await
+        })))
+        .await
     }
 
     async fn send_repair(&self, request: InvokeRequest) -> InvokeResponse {
@@ -200,6 +198,50 @@ impl ExecutionResources {
                 error: "SQS.SdkClientException".into(),
                 cause: e.to_string(),
             },
+        }
+    }
+}
+
+/// A handler call, run in place. A Lambda keeps running after Step Functions stops waiting for it: if the
+/// engine's timeout drops this future before the handler is done, the rest of the handler becomes a task
+/// of its own, so a late write still lands. (Spawning every call up front did the same at the price of a
+/// task, a wake-up and a re-poll of the whole execution per call.) A panicking handler answers as a
+/// crashed Lambda runtime does.
+struct Detachable<F: Future<Output = InvokeResponse> + Send + 'static>(Option<Pin<Box<F>>>);
+
+impl<F: Future<Output = InvokeResponse> + Send + 'static> Future for Detachable<F> {
+    type Output = InvokeResponse;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<InvokeResponse> {
+        let Some(handler) = self.0.as_mut() else {
+            return Poll::Pending;
+        };
+        let answer = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx)))
+        {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(r)) => r,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                lambda_error(
+                    json!({"errorType": "Runtime.ExitError", "errorMessage": format!("Lambda panicked: {message}")})
+                        .to_string(),
+                )
+            }
+        };
+        self.0 = None;
+        Poll::Ready(answer)
+    }
+}
+
+impl<F: Future<Output = InvokeResponse> + Send + 'static> Drop for Detachable<F> {
+    fn drop(&mut self) {
+        if let (Some(handler), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(handler);
         }
     }
 }
