@@ -255,6 +255,13 @@ pub async fn run(opts: &HttpOptions) -> Result<HttpReport, BenchError> {
             "req/s vs `GET /health`",
         ),
     ];
+    if let Some(addr) = opts.url {
+        // These rows sit beside the in-process ones in one table; say which is which.
+        for row in &mut rows {
+            row.measurement
+                .push_str(&format!(", server in another process at {addr}"));
+        }
+    }
     let mut scenarios = vec![health_f, happy_f.clone(), comp_f];
     if others.is_some() {
         rows.push(

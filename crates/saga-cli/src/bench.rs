@@ -119,7 +119,7 @@ pub async fn run(args: Args) -> CmdResult {
     }
     // The gateway logs every order at info; with that on, the HTTP figures measure the terminal.
     let logging = tracing::enabled!(target: "saga_local::gateway", tracing::Level::INFO);
-    if logging && sections.contains(&Section::Http) {
+    if logging && sections.contains(&Section::Http) && args.url.is_none() {
         eprintln!("warning: per-request logging is on; run with RUST_LOG=warn to measure the server without it");
     }
     let lambda_dir = args.lambda_dir.clone().unwrap_or_else(|| {
@@ -150,10 +150,16 @@ pub async fn run(args: Args) -> CmdResult {
         lambda_dir,
     };
     let mut report = saga_bench::run(&opts).await?;
-    report.notes.push(format!(
-        "Per-request info logging in the server: {}.",
-        if logging { "on" } else { "off" }
-    ));
+    report.notes.push(match args.url {
+        // Another process logs as its own RUST_LOG says; this one's setting tells nothing about it.
+        Some(addr) => format!(
+            "Per-request info logging in the server: as the server at {addr} was started (RUST_LOG=warn turns it off)."
+        ),
+        None => format!(
+            "Per-request info logging in the server: {}.",
+            if logging { "on" } else { "off" }
+        ),
+    });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -37,8 +37,9 @@ fn pending(kind: &str, title: &str, detail: String) -> Answer {
 pub fn answer(result: &ExecutionResult) -> Answer {
     match result.status {
         ExecutionStatus::Succeeded => {
-            let output = result.output.clone().unwrap_or(Value::Null);
-            match (output.get("statusCode").and_then(Value::as_u64), output.get("body")) {
+            let output = result.output.as_ref();
+            let field = |name: &str| output.and_then(|o| o.get(name));
+            match (field("statusCode").and_then(Value::as_u64), field("body")) {
                 (Some(status @ 200..=299), Some(body)) => Answer {
                     status: status as u16,
                     content_type: SUCCESS_CONTENT_TYPE,
