@@ -12,6 +12,9 @@
 //! - `path`: JSONPath evaluation with Jayway's result shapes and error texts (AWS runs Jayway,
 //!   and those texts appear verbatim in `States.Runtime` causes).
 //! - `intrinsics`: `States.*` functions.
+//! - `template`: payload templates (Parameters, ResultSelector, ...), compiled at load.
+//! - `envelope`: a Task's result before ResultSelector; the lambda:invoke envelope is built only
+//!   when something reads it whole.
 //! - `exec`: the interpreter. Each state runs as an async step; Parallel branches and Map
 //!   iterations are tokio tasks so that they really overlap, and every wait goes through tokio
 //!   time so tests can run with `tokio::time::pause()`.
