@@ -190,6 +190,6 @@ mod tests {
     #[test]
     fn the_shipped_app_loads() {
         let app = App::new(Config::default()).unwrap();
-        assert_eq!(app.machine.timeout_seconds(), Some(27));
+        assert_eq!(app.machine.timeout_seconds(), Some(28));
     }
 }

@@ -34,7 +34,9 @@ pub async fn sweep_once(
     inventory: &dyn InventoryStore,
     older_than: Duration,
 ) -> usize {
-    let created_before_ms = saga_domain::now_ms() - older_than.as_millis() as i64;
+    // Inclusive of an order exactly `older_than` old, so that `Duration::ZERO` also takes one created this very
+    // millisecond.
+    let created_before_ms = saga_domain::now_ms() - older_than.as_millis() as i64 + 1;
     match order_sweeper::sweep(orders, inventory, created_before_ms, BATCH).await {
         Ok(report) => report.compensated.len() + report.confirmed.len(),
         Err(e) => {
