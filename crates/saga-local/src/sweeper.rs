@@ -34,9 +34,8 @@ pub async fn sweep_once(
     inventory: &dyn InventoryStore,
     older_than: Duration,
 ) -> usize {
-    // Inclusive of an order exactly `older_than` old, so that `Duration::ZERO` also takes one created this very
-    // millisecond.
-    let created_before_ms = saga_domain::now_ms() - older_than.as_millis() as i64 + 1;
+    let created_before_ms =
+        order_sweeper::created_before(saga_domain::now_ms(), older_than.as_millis() as i64);
     match order_sweeper::sweep(orders, inventory, created_before_ms, BATCH).await {
         Ok(report) => report.compensated.len() + report.confirmed.len(),
         Err(e) => {

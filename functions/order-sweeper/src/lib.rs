@@ -35,6 +35,12 @@ fn abandoned(order_id: &str) -> Failure {
     }
 }
 
+/// The exclusive `created_before_ms` bound for orders at least `older_than_ms` old at `now_ms`. Inclusive of an
+/// order exactly that old, so that an age of zero also takes one created this very millisecond.
+pub fn created_before(now_ms: i64, older_than_ms: i64) -> i64 {
+    now_ms - older_than_ms + 1
+}
+
 /// Settles up to `limit` orders still PENDING that were created before `created_before_ms`, oldest first.
 pub async fn sweep(
     orders: &dyn OrderStore,

@@ -19,7 +19,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|_event: LambdaEvent<serde_json::Value>| {
         let store = &store;
         async move {
-            let created_before_ms = saga_domain::now_ms() - sweep_after_ms + 1;
+            let created_before_ms =
+                order_sweeper::created_before(saga_domain::now_ms(), sweep_after_ms);
             let report = order_sweeper::sweep(store, store, created_before_ms, BATCH).await?;
             Ok::<_, Error>(serde_json::json!({
                 "compensated": report.compensated,
