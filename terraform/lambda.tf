@@ -1,4 +1,4 @@
-# Seven Rust functions built by cargo-lambda. The five saga tasks are invoked by the state machine; the repair
+# Eight Rust functions built by cargo-lambda. The six saga tasks are invoked by the state machine; the repair
 # worker drains the repair queue; the order sweeper runs every minute and compensates orders left PENDING.
 
 resource "aws_cloudwatch_log_group" "fn" {
