@@ -311,11 +311,7 @@ impl Env<'_> {
             Template::Object(fields) => {
                 let mut out = Map::with_capacity(fields.len());
                 for (name, field) in fields {
-                    let v = match field {
-                        Field::Nested(t) => self.template(t, input)?,
-                        Field::Dynamic { key, expr } => self.dynamic(expr, key, input)?,
-                    };
-                    out.insert(name.clone(), v);
+                    out.insert(name.clone(), self.field(field, input)?);
                 }
                 Ok(Value::Object(out))
             }
@@ -328,25 +324,82 @@ impl Env<'_> {
         }
     }
 
-    /// ResultSelector. On a Lambda envelope whose `Payload` is all the selector reads, it runs on
-    /// `{"Payload": ...}` alone and the envelope is never built; a failure is run again on the
-    /// whole envelope, so that its cause quotes it as AWS does.
+    fn field(&self, field: &Field, input: &Value) -> Result<Value, Failure> {
+        match field {
+            Field::Nested(t) => self.template(t, input),
+            Field::Dynamic { key, expr } => self.dynamic(expr, key, input),
+        }
+    }
+
+    /// `Parameters` of a `lambda:invoke` Task, as the two fields the call uses: `FunctionName`
+    /// and `Payload`. Any other field is still evaluated, so that its failure fails the state as
+    /// it would have, and then dropped, as the whole object would have been.
+    fn invoke_parameters(&self, tpl: &Template, input: &Value) -> Result<InvokeParts, Failure> {
+        let Template::Object(fields) = tpl else {
+            let mut whole = self.template(tpl, input)?;
+            let m = whole.as_object_mut();
+            return Ok(match m {
+                Some(m) => InvokeParts {
+                    function_name: m.swap_remove("FunctionName"),
+                    payload: m.swap_remove("Payload"),
+                },
+                None => InvokeParts::default(),
+            });
+        };
+        let mut parts = InvokeParts::default();
+        for (name, field) in fields {
+            let v = self.field(field, input)?;
+            match name.as_str() {
+                "FunctionName" => parts.function_name = Some(v),
+                "Payload" => parts.payload = Some(v),
+                _ => {}
+            }
+        }
+        Ok(parts)
+    }
+
+    /// ResultSelector. On a Lambda envelope whose `Payload` is all the selector reads, its paths
+    /// are followed from the payload and the envelope is never built; on any failure it runs
+    /// again on the whole envelope, so that the cause quotes that as AWS does.
     fn select_result(&self, sel: &Template, result: TaskResult) -> Result<Value, Failure> {
-        let mut envelope = match result {
+        let envelope = match result {
             TaskResult::Lambda(e) if sel.reads_input_only_under("Payload") => e,
             other => return self.template(sel, &other.into_value()),
         };
-        let mut only = Map::with_capacity(1);
-        only.insert("Payload".to_string(), std::mem::take(&mut envelope.payload));
-        let only = Value::Object(only);
-        match self.template(sel, &only) {
-            Ok(v) => Ok(v),
-            Err(_) => {
-                if let Value::Object(mut only) = only {
-                    envelope.payload = only.remove("Payload").unwrap_or_default();
+        match self.template_on_payload(sel, &envelope.payload) {
+            Some(v) => Ok(v),
+            None => self.template(sel, &envelope.build()),
+        }
+    }
+
+    /// [`Env::template`] for a template whose state-data paths all start at `$.Payload`, given
+    /// that payload; `None` where the full evaluation would fail (or might: it says how).
+    fn template_on_payload(&self, tpl: &Template, payload: &Value) -> Option<Value> {
+        match tpl {
+            Template::Literal(v) => Some(v.clone()),
+            Template::Object(fields) => {
+                let mut out = Map::with_capacity(fields.len());
+                for (name, field) in fields {
+                    let v = match field {
+                        Field::Nested(t) => self.template_on_payload(t, payload)?,
+                        Field::Dynamic {
+                            expr: Dynamic::Path(p),
+                            ..
+                        } => match p.root {
+                            Root::Input => p.eval_within(payload, 1).ok()?,
+                            Root::Context | Root::Variable(_) => self.resolve(p, payload).ok()?,
+                        },
+                        Field::Dynamic { .. } => return None,
+                    };
+                    out.insert(name.clone(), v);
                 }
-                self.template(sel, &envelope.build())
+                Some(Value::Object(out))
             }
+            Template::Array(items) => items
+                .iter()
+                .map(|t| self.template_on_payload(t, payload))
+                .collect::<Option<Vec<_>>>()
+                .map(Value::Array),
         }
     }
 
@@ -456,7 +509,7 @@ pub(crate) async fn execute(
         role_arn,
         state_machine_arn: sm_arn.clone(),
         state_machine_name: sm_name.to_string(),
-        input: input.clone(),
+        input,
         start_date,
         start_instant: tokio::time::Instant::now(),
         events: Mutex::new(Events {
@@ -466,7 +519,7 @@ pub(crate) async fn execute(
     });
     run.event("ExecutionStarted", || {
         json!({
-            "input": compact(&input),
+            "input": compact(&run.input),
             "inputDetails": {"truncated": false},
             "roleArn": run.role_arn,
         })
@@ -478,7 +531,7 @@ pub(crate) async fn execute(
     let body = run_graph(
         run.clone(),
         machine.graph.clone(),
-        input.clone(),
+        run.input.clone(),
         Vars::new(),
         false,
     );
@@ -513,11 +566,18 @@ pub(crate) async fn execute(
     };
     let stop_date = run.now();
     let history = std::mem::take(&mut run.events.lock().unwrap_or_else(|e| e.into_inner()).list);
+    let start_date = run.start_date;
+    // Every state has finished or been dropped by now, so the execution's input is normally the
+    // last thing holding it: handed over rather than copied.
+    let input = match Arc::try_unwrap(run) {
+        Ok(run) => run.input,
+        Err(shared) => shared.input.clone(),
+    };
     ExecutionResult {
         execution_arn,
         state_machine_arn: sm_arn,
         name,
-        start_date: run.start_date,
+        start_date,
         stop_date,
         status,
         input,
@@ -959,9 +1019,19 @@ async fn attempt(
     let after_input = env.select(&state.input_path, raw)?;
     let mut result = match &state.kind {
         Kind::Task(task) => {
-            let eff = match &state.parameters {
-                Some(p) => env.template(p, &after_input)?,
-                None => after_input.as_ref().clone(),
+            let eff = match (&task.target, &state.parameters) {
+                (Target::LambdaInvoke, Some(p)) => {
+                    Effective::Invoke(env.invoke_parameters(p, &after_input)?)
+                }
+                (Target::LambdaInvoke, None) => Effective::Invoke(match after_input.as_ref() {
+                    Value::Object(m) => InvokeParts {
+                        function_name: m.get("FunctionName").cloned(),
+                        payload: m.get("Payload").cloned(),
+                    },
+                    _ => InvokeParts::default(),
+                }),
+                (_, Some(p)) => Effective::Whole(env.template(p, &after_input)?),
+                (_, None) => Effective::Whole(after_input.as_ref().clone()),
             };
             invoke_task(run, state, st, task, &env, &after_input, eff, retry_count).await?
         }
@@ -1028,6 +1098,29 @@ fn lambda_status(code: &str) -> u16 {
     }
 }
 
+/// The two fields of a `lambda:invoke` Task's effective parameters that the call uses.
+#[derive(Default)]
+struct InvokeParts {
+    function_name: Option<Value>,
+    payload: Option<Value>,
+}
+
+/// A Task's effective parameters: `lambda:invoke` keeps only the parts it uses, and never builds
+/// the object around them.
+enum Effective {
+    Whole(Value),
+    Invoke(InvokeParts),
+}
+
+impl Effective {
+    fn into_whole(self) -> Value {
+        match self {
+            Effective::Whole(v) => v,
+            Effective::Invoke(_) => unreachable!("only lambda:invoke parameters come in parts"),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn invoke_task(
     run: &Arc<Run>,
@@ -1036,7 +1129,7 @@ async fn invoke_task(
     task: &TaskDef,
     env: &Env<'_>,
     after_input: &Value,
-    eff: Value,
+    eff: Effective,
     retry_count: u32,
 ) -> Result<TaskResult, Failure> {
     let timeout = seconds_value(env, &task.timeout, after_input, "TimeoutSecondsPath")?;
@@ -1048,38 +1141,40 @@ async fn invoke_task(
         (t, h) => t.or(h),
     };
     let scaled = limit.map(|s| run.scaled(s as f64));
-    let (kind, payload, lambda_style) = match &task.target {
-        Target::LambdaInvoke => {
-            let function_name = match eff.get("FunctionName") {
-                Some(Value::String(s)) => s.clone(),
+    let (kind, payload, lambda_style) = match (&task.target, eff) {
+        (Target::LambdaInvoke, eff) => {
+            let parts = match eff {
+                Effective::Invoke(parts) => parts,
+                Effective::Whole(_) => unreachable!("lambda:invoke parameters come in parts"),
+            };
+            let function_name = match parts.function_name {
+                Some(Value::String(s)) => s,
                 other => {
                     return Err(st.runtime(format!(
                         "The field 'FunctionName' must be a string, not {}",
-                        other.map(compact).unwrap_or_else(|| "missing".into())
+                        other
+                            .as_ref()
+                            .map(compact)
+                            .unwrap_or_else(|| "missing".into())
                     )))
                 }
             };
-            // The rest of the parameters is not needed again, so the payload moves out.
-            let mut eff = eff;
-            let payload = eff
-                .as_object_mut()
-                .and_then(|m| m.remove("Payload"))
-                .unwrap_or(json!({}));
+            let payload = parts.payload.unwrap_or_else(|| json!({}));
             (ResourceKind::LambdaInvoke { function_name }, payload, true)
         }
-        Target::LambdaArn => (
+        (Target::LambdaArn, eff) => (
             ResourceKind::LambdaArn {
                 function_arn: task.resource.clone(),
             },
-            eff,
+            eff.into_whole(),
             true,
         ),
-        Target::Service { service, action } => (
+        (Target::Service { service, action }, eff) => (
             ResourceKind::Service {
                 service: service.clone(),
                 action: action.clone(),
             },
-            eff,
+            eff.into_whole(),
             false,
         ),
     };
@@ -1102,9 +1197,9 @@ async fn invoke_task(
         )
     };
     let (resource_type, resource_name) = match &task.target {
-        Target::LambdaInvoke => ("lambda".to_string(), "invoke".to_string()),
-        Target::Service { service, action } => (service.clone(), action.clone()),
-        Target::LambdaArn => (String::new(), String::new()),
+        Target::LambdaInvoke => ("lambda", "invoke"),
+        Target::Service { service, action } => (service.as_str(), action.as_str()),
+        Target::LambdaArn => ("", ""),
     };
     run.event(ev_scheduled, || {
         let mut d = if legacy {
@@ -1126,7 +1221,7 @@ async fn invoke_task(
     });
     let request = InvokeRequest {
         resource: task.resource.clone(),
-        kind: kind.clone(),
+        kind,
         payload,
         state_name: state.name.clone(),
         execution_name: run.name.clone(),

@@ -74,8 +74,8 @@ impl Template {
 }
 
 impl Template {
-    /// Whether every `.$` field is a path, and those on the state data (`$`) all start at its
-    /// field `name`: then evaluating on `{name: ...}` alone gives the same result.
+    /// Whether every `.$` field is a path, and those on the state data (`$`) are all definite
+    /// and start at its field `name`: then each can be followed from that field's value alone.
     pub(crate) fn reads_input_only_under(&self, name: &str) -> bool {
         match self {
             Template::Literal(_) => true,
@@ -87,7 +87,8 @@ impl Template {
                     ..
                 } => match p.root {
                     Root::Input => {
-                        matches!(p.segments.first(), Some(Segment::Name(n)) if n == name)
+                        p.is_definite()
+                            && matches!(p.segments.first(), Some(Segment::Name(n)) if n == name)
                     }
                     Root::Context | Root::Variable(_) => true,
                 },

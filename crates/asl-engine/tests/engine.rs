@@ -322,6 +322,75 @@ async fn lambda_invoke_wraps_the_result_and_sends_the_payload() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn lambda_invoke_parameters_beyond_name_and_payload_are_evaluated_and_dropped() {
+    let invoke = |parameters: Value| {
+        task(
+            "arn:aws:states:::lambda:invoke",
+            json!({"Parameters": parameters}),
+        )
+    };
+    let echo = || Fake::new(|r| ok_lambda(json!({"echo": r.payload.clone()})));
+    let opts = ExecutionOptions::default;
+
+    let fake = echo();
+    let r = run_with(
+        invoke(json!({"FunctionName.$": "$.fn", "Qualifier.$": "$.q"})),
+        json!({"fn": "named-by-path", "q": "live"}),
+        fake.clone(),
+        opts(),
+    )
+    .await;
+    assert_eq!(output(&r)["Payload"], json!({"echo": {}}));
+    let req = &fake.requests()[0];
+    assert_eq!(
+        req.kind,
+        ResourceKind::LambdaInvoke {
+            function_name: "named-by-path".into()
+        }
+    );
+    assert_eq!(req.payload, json!({}));
+
+    // A field the call does not use still fails the state when its path misses, and nothing is called.
+    for (parameters, input, expected) in [
+        (
+            json!({"FunctionName": "f", "Payload": {"a": 1}, "Qualifier.$": "$.missing"}),
+            json!({}),
+            "'$.missing' specified for the field 'Qualifier.$'",
+        ),
+        (
+            json!({"FunctionName.$": "$.n", "Payload": {}}),
+            json!({"n": 7}),
+            "The field 'FunctionName' must be a string, not 7",
+        ),
+    ] {
+        let fake = echo();
+        let r = run_with(invoke(parameters), input, fake.clone(), opts()).await;
+        assert_eq!(r.error.as_deref(), Some("States.Runtime"));
+        let cause = r.cause.unwrap_or_default();
+        assert!(cause.contains(expected), "{cause}");
+        assert!(fake.requests().is_empty());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_result_selector_with_an_indefinite_payload_path_reads_the_whole_result() {
+    let r = run_with(
+        task(
+            "arn:aws:states:::lambda:invoke",
+            json!({
+                "Parameters": {"FunctionName": "f"},
+                "ResultSelector": {"ids.$": "$.Payload.items[*].id", "first.$": "$.Payload.items[0].id"}
+            }),
+        ),
+        json!({}),
+        Fake::new(|_| ok_lambda(json!({"items": [{"id": 1}, {"id": 2}]}))),
+        ExecutionOptions::default(),
+    )
+    .await;
+    assert_eq!(output(&r), json!({"ids": [1, 2], "first": 1}));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_payload_handed_over_as_a_value_reads_as_its_text() {
     let answer = json!({"n": 1.5, "s": "é\n", "list": [1, null]});
     let as_value = {
