@@ -41,8 +41,9 @@ pub struct ExecutionResources {
 
 /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`, or a bare name → NAME.
 fn function_name(arn_or_name: &str) -> &str {
-    match arn_or_name.split(':').collect::<Vec<_>>().as_slice() {
-        [.., "function", name] | [.., "function", name, _] => name,
+    let mut from_end = arn_or_name.rsplit(':');
+    match (from_end.next(), from_end.next(), from_end.next()) {
+        (Some(name), Some("function"), _) | (Some(_), Some(name), Some("function")) => name,
         _ => arn_or_name,
     }
 }
@@ -120,9 +121,14 @@ impl ExecutionResources {
         }
     }
 
-    async fn invoke_lambda(&self, function: &str, request: InvokeRequest) -> InvokeResponse {
+    async fn invoke_lambda(
+        &self,
+        function: &str,
+        payload: Value,
+        timeout: Option<std::time::Duration>,
+    ) -> InvokeResponse {
         let name = function_name(function);
-        let Some(&(_, step)) = FUNCTIONS.iter().find(|(n, _)| *n == name) else {
+        let Some(&(name, step)) = FUNCTIONS.iter().find(|(n, _)| *n == name) else {
             return InvokeResponse::LambdaServiceError {
                 error: "ResourceNotFoundException".into(),
                 message: format!("Function not found: {function}"),
@@ -132,16 +138,14 @@ impl ExecutionResources {
             return InvokeResponse::Abort;
         }
         let ctx = StepContext {
-            deadline: request.timeout.map(|t| Instant::now() + t),
+            deadline: timeout.map(|t| Instant::now() + t),
         };
         let this = ExecutionResources {
             shared: self.shared.clone(),
             plan: self.plan.clone(),
         };
-        let name = name.to_string();
-        let payload = request.payload;
         Detachable(Some(Box::pin(async move {
-            this.call_function(&name, step, payload, ctx).await
+            this.call_function(name, step, payload, ctx).await
         })))
         .await
     }
@@ -257,12 +261,15 @@ fn digest(text: &str) -> u128 {
 #[async_trait]
 impl Resources for ExecutionResources {
     async fn invoke(&self, request: InvokeRequest) -> InvokeResponse {
-        match request.kind.clone() {
-            ResourceKind::LambdaInvoke { function_name } => {
-                self.invoke_lambda(&function_name, request).await
+        match &request.kind {
+            ResourceKind::LambdaInvoke {
+                function_name: function,
             }
-            ResourceKind::LambdaArn { function_arn } => {
-                self.invoke_lambda(&function_arn, request).await
+            | ResourceKind::LambdaArn {
+                function_arn: function,
+            } => {
+                self.invoke_lambda(function, request.payload, request.timeout)
+                    .await
             }
             ResourceKind::Service { service, action }
                 if service == "sqs" && action == "sendMessage" =>
