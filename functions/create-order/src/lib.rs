@@ -40,11 +40,16 @@ pub async fn handle(
     }
     let plan = FaultPlan::parse(input.faults.as_deref())
         .map_err(|e| StepError::ValidationFailed(e.to_string()))?;
-    let hash = request_hash(&request);
+    // The fingerprint only tells a replay under the same Idempotency-Key from another request: without a
+    // key there is nothing to compare it with, so it is not computed (a SHA-256 per order).
+    let hash = input
+        .idempotency_key
+        .as_ref()
+        .map(|_| request_hash(&request));
 
     run_step(Step::CreateOrder, &plan, input.attempt, ctx, || async {
         let now = saga_domain::now_ms();
-        if let Some(key) = &input.idempotency_key {
+        if let (Some(key), Some(hash)) = (&input.idempotency_key, &hash) {
             let claim = KeyClaim {
                 key: key.clone(),
                 order_id: input.order_id.clone(),
@@ -57,7 +62,7 @@ pub async fn handle(
                 request_hash,
             } = store.claim_idempotency_key(&claim).await?
             {
-                if request_hash != hash {
+                if request_hash != *hash {
                     return Err(StepError::IdempotencyKeyReused {
                         key: key.clone(),
                         order_id,
@@ -78,7 +83,7 @@ pub async fn handle(
         }
         let order = Order {
             idempotency_key: input.idempotency_key.clone(),
-            request_hash: Some(hash.clone()),
+            request_hash: hash.clone(),
             ..Order::pending(
                 &input.order_id,
                 &request.customer_id,
@@ -145,6 +150,20 @@ mod tests {
         let out = create(&s, input("o1", None, body())).await.unwrap();
         assert_eq!((out.status, out.replay), (OrderStatus::Pending, false));
         assert_eq!(s.get_order("o1").await.unwrap().unwrap().customer_id, "c1");
+    }
+
+    #[tokio::test]
+    async fn only_a_keyed_order_keeps_the_request_fingerprint() {
+        let s = MemoryStore::new();
+        create(&s, input("o1", None, body())).await.unwrap();
+        create(&s, input("o2", Some("k"), body())).await.unwrap();
+        let hash = |id: &'static str| {
+            let s = &s;
+            async move { s.get_order(id).await.unwrap().unwrap().request_hash }
+        };
+        assert_eq!(hash("o1").await, None);
+        let expected = request_hash(&validate_order_request(&body()).unwrap());
+        assert_eq!(hash("o2").await, Some(expected));
     }
 
     #[tokio::test]
