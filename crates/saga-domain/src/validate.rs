@@ -32,10 +32,15 @@ fn err(errors: &mut Vec<FieldError>, pointer: impl Into<String>, message: impl I
     });
 }
 
-fn check_string(errors: &mut Vec<FieldError>, pointer: &str, v: Option<&Value>) -> Option<String> {
+/// `pointer` is only formatted for an error: a valid request builds no pointer text.
+fn check_string(
+    errors: &mut Vec<FieldError>,
+    pointer: impl Fn() -> String,
+    v: Option<&Value>,
+) -> Option<String> {
     match v {
         None => {
-            err(errors, pointer, "is required");
+            err(errors, pointer(), "is required");
             None
         }
         Some(Value::String(s)) => {
@@ -43,19 +48,19 @@ fn check_string(errors: &mut Vec<FieldError>, pointer: &str, v: Option<&Value>) 
             if chars == 0 || chars > MAX_STRING_CHARS {
                 err(
                     errors,
-                    pointer,
+                    pointer(),
                     format!("must be 1 to {MAX_STRING_CHARS} characters long"),
                 );
                 None
             } else if s.chars().any(char::is_control) {
-                err(errors, pointer, "must not contain control characters");
+                err(errors, pointer(), "must not contain control characters");
                 None
             } else {
                 Some(s.clone())
             }
         }
         Some(_) => {
-            err(errors, pointer, "must be a string");
+            err(errors, pointer(), "must be a string");
             None
         }
     }
@@ -90,7 +95,7 @@ pub fn validate_order_request(body: &Value) -> Result<OrderRequest, ValidationEr
         return Err(ValidationErrors(errors));
     };
     check_unknown(&mut errors, "", obj, &["customerId", "items"]);
-    let customer_id = check_string(&mut errors, "/customerId", obj.get("customerId"));
+    let customer_id = check_string(&mut errors, || "/customerId".into(), obj.get("customerId"));
     let mut items = Vec::new();
     match obj.get("items") {
         None => err(&mut errors, "/items", "is required"),
@@ -103,16 +108,18 @@ pub fn validate_order_request(body: &Value) -> Result<OrderRequest, ValidationEr
                 );
             }
             for (i, item) in arr.iter().enumerate().take(MAX_ITEMS) {
-                let p = format!("/items/{i}");
+                let p = || format!("/items/{i}");
                 let Some(line) = item.as_object() else {
-                    err(&mut errors, p, "must be an object");
+                    err(&mut errors, p(), "must be an object");
                     continue;
                 };
-                check_unknown(&mut errors, &p, line, &["sku", "quantity"]);
-                let sku = check_string(&mut errors, &format!("{p}/sku"), line.get("sku"));
+                if line.keys().any(|k| k != "sku" && k != "quantity") {
+                    check_unknown(&mut errors, &p(), line, &["sku", "quantity"]);
+                }
+                let sku = check_string(&mut errors, || format!("{}/sku", p()), line.get("sku"));
                 let quantity = match line.get("quantity") {
                     None => {
-                        err(&mut errors, format!("{p}/quantity"), "is required");
+                        err(&mut errors, format!("{}/quantity", p()), "is required");
                         None
                     }
                     Some(Value::Number(n)) => match n.as_u64() {
@@ -120,14 +127,18 @@ pub fn validate_order_request(body: &Value) -> Result<OrderRequest, ValidationEr
                         _ => {
                             err(
                                 &mut errors,
-                                format!("{p}/quantity"),
+                                format!("{}/quantity", p()),
                                 format!("must be an integer from 1 to {MAX_QUANTITY}"),
                             );
                             None
                         }
                     },
                     Some(_) => {
-                        err(&mut errors, format!("{p}/quantity"), "must be an integer");
+                        err(
+                            &mut errors,
+                            format!("{}/quantity", p()),
+                            "must be an integer",
+                        );
                         None
                     }
                 };
@@ -135,7 +146,7 @@ pub fn validate_order_request(body: &Value) -> Result<OrderRequest, ValidationEr
                     if items.iter().any(|l: &OrderLine| l.sku == sku) {
                         err(
                             &mut errors,
-                            format!("{p}/sku"),
+                            format!("{}/sku", p()),
                             format!("sku {sku:?} appears more than once"),
                         );
                     } else {
