@@ -436,6 +436,42 @@ async fn a_lost_execution_answers_500_pending_and_the_sweeper_finishes_it() {
 }
 
 #[tokio::test]
+async fn a_replay_of_a_swept_order_answers_that_it_was_cancelled() {
+    let s = server().await;
+    let c = Client::new(&s);
+    let sku = unique("sku");
+    c.put_stock(&sku, 5).await;
+    let key = unique("key");
+    let lost = c
+        .order(&body(&sku, 2), Some(&key), Some("reserve-stock=abort"))
+        .await;
+    assert_eq!(lost.status, 500, "{}", lost.body);
+    sweep_now(&s).await;
+    let replay = c.order(&body(&sku, 2), Some(&key), None).await;
+    assert_eq!(replay.status, 409, "{}", replay.body);
+    assert_eq!(replay.body["type"], "/problems/order-cancelled");
+    assert_eq!(replay.body["compensation"], "completed");
+    let id = replay.body["orderId"].as_str().unwrap_or_default();
+    let order = s
+        .app
+        .store
+        .all_orders()
+        .into_iter()
+        .find(|o| o.order_id == id);
+    assert_eq!(
+        order.map(|o| o.status),
+        Some(OrderStatus::Cancelled),
+        "{id}"
+    );
+    let detail = replay.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("the order sweeper compensated it"),
+        "{detail}"
+    );
+    assert_eq!(level(&s, &sku).await, (5, 0));
+}
+
+#[tokio::test]
 async fn an_idempotent_replay_gives_the_same_answer_and_one_order() {
     let s = server().await;
     let c = Client::new(&s);
