@@ -7,12 +7,19 @@
 //! (`store.jsonl`) and syncs it before the call returns, so whatever a step reported as done survives a restart.
 //! Opening replays the journal (last record wins) and compacts it. If a journal write fails the store stops:
 //! memory would hold a change the disk does not, so every later call answers `Unavailable` rather than build on it.
+//!
+//! Syncs are shared (group commit). A call appends under the lock, releases it, then waits for a sync that covers
+//! everything appended so far; one `fdatasync` serves every call that appended while the previous one ran. A read
+//! waits the same way, for everything appended before it read: it may have seen a change that another call has
+//! appended but not yet synced, and must not answer with it before it is on disk. The journal is one file written
+//! in order, so a sync that covers a call's own records covers every record before them too.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +66,8 @@ struct State {
     stock: HashMap<String, StockLevel>,
     reservations: HashMap<String, Reservation>,
     journal: Option<(PathBuf, File)>,
+    /// Batches appended to the journal so far; a sync through batch `n` makes the first `n` durable.
+    appended: u64,
     /// Set when a journal write failed; see the module docs.
     broken: Option<String>,
 }
@@ -107,8 +116,8 @@ impl State {
             .collect()
     }
 
-    /// Appends the touched records and syncs, or marks the store broken.
-    fn persist(&mut self, touched: &[Touched]) -> StoreResult<()> {
+    /// Appends the touched records (not yet synced: see [`MemoryStore::durable`]), or marks the store broken.
+    fn append(&mut self, touched: &[Touched]) -> StoreResult<()> {
         if touched.is_empty() || self.journal.is_none() {
             return Ok(());
         }
@@ -120,13 +129,33 @@ impl State {
             }
         }
         let (path, file) = self.journal.as_mut().expect("checked above");
-        if let Err(e) = file.write_all(&buf).and_then(|_| file.sync_data()) {
+        if let Err(e) = file.write_all(&buf) {
             let why = format!("journal {} could not be written: {e}", path.display());
             self.broken = Some(why.clone());
             return Err(StoreError::Unavailable(why));
         }
+        self.appended += 1;
         Ok(())
     }
+
+    fn check(&self) -> StoreResult<()> {
+        match &self.broken {
+            Some(why) => Err(StoreError::Unavailable(why.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The shared syncs of a journaled store.
+#[derive(Debug)]
+struct GroupCommit {
+    /// The journal, opened again for syncing, so that a sync runs without the state's lock.
+    file: Arc<File>,
+    /// How many appended batches are known durable. Held across a sync, so that callers queue behind it and
+    /// then find their batch covered.
+    synced: tokio::sync::Mutex<u64>,
+    /// The same count, readable without waiting for a sync in progress.
+    synced_now: AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +168,8 @@ pub struct OpenError {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    /// `Some` for a journaled store.
+    commit: Option<GroupCommit>,
 }
 
 impl MemoryStore {
@@ -189,9 +220,15 @@ impl MemoryStore {
             .append(true)
             .open(&path)
             .map_err(|e| err(e.to_string()))?;
+        let sync_handle = file.try_clone().map_err(|e| err(e.to_string()))?;
         state.journal = Some((path, file));
         Ok(Self {
             state: Mutex::new(state),
+            commit: Some(GroupCommit {
+                file: Arc::new(sync_handle),
+                synced: tokio::sync::Mutex::new(0),
+                synced_now: AtomicU64::new(0),
+            }),
         })
     }
 
@@ -201,15 +238,59 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs a read or write under the lock; `f` returns its result and the records it changed.
-    fn with<T>(&self, f: impl FnOnce(&mut State) -> (T, Vec<Touched>)) -> StoreResult<T> {
-        let mut guard = self.lock();
-        if let Some(why) = &guard.broken {
-            return Err(StoreError::Unavailable(why.clone()));
-        }
-        let (value, touched) = f(&mut guard);
-        guard.persist(&touched)?;
+    /// Runs a read or write under the lock, `f` returning its result and the records it changed, and answers once
+    /// everything appended up to then is on disk.
+    async fn with<T>(&self, f: impl FnOnce(&mut State) -> (T, Vec<Touched>)) -> StoreResult<T> {
+        let (value, through) = {
+            let mut guard = self.lock();
+            guard.check()?;
+            let (value, touched) = f(&mut guard);
+            guard.append(&touched)?;
+            (value, guard.appended)
+        };
+        self.durable(through).await?;
         Ok(value)
+    }
+
+    /// Waits until the first `through` appended batches are synced, syncing them (and any appended since) if no
+    /// sync in progress or done already covers them.
+    async fn durable(&self, through: u64) -> StoreResult<()> {
+        let Some(commit) = &self.commit else {
+            return Ok(());
+        };
+        if commit.synced_now.load(Ordering::Acquire) >= through {
+            return Ok(());
+        }
+        let mut synced = commit.synced.lock().await;
+        if *synced >= through {
+            return Ok(());
+        }
+        let target = {
+            let guard = self.lock();
+            guard.check()?;
+            guard.appended
+        };
+        let file = commit.file.clone();
+        let result = tokio::task::spawn_blocking(move || file.sync_data())
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        match result {
+            Ok(()) => {
+                *synced = target;
+                commit.synced_now.store(target, Ordering::Release);
+                Ok(())
+            }
+            Err(e) => {
+                let mut guard = self.lock();
+                let path = guard.journal.as_ref().map(|(p, _)| p.display().to_string());
+                let why = format!(
+                    "journal {} could not be synced: {e}",
+                    path.unwrap_or_default()
+                );
+                guard.broken = Some(why.clone());
+                Err(StoreError::Unavailable(why))
+            }
+        }
     }
 
     /// Every sku's level, for invariant checks.
@@ -256,6 +337,7 @@ impl OrderStore for MemoryStore {
                 )
             }
         })
+        .await
     }
 
     async fn put_order_if_absent(&self, order: &Order) -> StoreResult<PutOutcome> {
@@ -269,10 +351,12 @@ impl OrderStore for MemoryStore {
                 )
             }
         })
+        .await
     }
 
     async fn get_order(&self, order_id: &str) -> StoreResult<Option<Order>> {
         self.with(|s| (s.orders.get(order_id).cloned(), vec![]))
+            .await
     }
 
     async fn confirm_order(&self, order_id: &str, now_ms: i64) -> StoreResult<ConfirmOutcome> {
@@ -292,6 +376,7 @@ impl OrderStore for MemoryStore {
                 OrderStatus::Cancelled => (ConfirmOutcome::Cancelled(o.clone()), vec![]),
             },
         })
+        .await
     }
 
     async fn fence_order(&self, order_id: &str, now_ms: i64) -> StoreResult<FenceOutcome> {
@@ -313,6 +398,7 @@ impl OrderStore for MemoryStore {
                 OrderStatus::Cancelled => (FenceOutcome::AlreadyCancelled(o.clone()), vec![]),
             },
         })
+        .await
     }
 
     async fn cancel_order(
@@ -362,6 +448,7 @@ impl OrderStore for MemoryStore {
             };
             (outcome, vec![Touched::Order(order_id.to_string())])
         })
+        .await
     }
 
     async fn orders_in_status(
@@ -386,6 +473,7 @@ impl OrderStore for MemoryStore {
             v.truncate(limit);
             (v, vec![])
         })
+        .await
     }
 }
 
@@ -408,10 +496,11 @@ impl InventoryStore for MemoryStore {
             level.available = available;
             (level.clone(), vec![Touched::Stock(sku.to_string())])
         })
+        .await
     }
 
     async fn get_stock(&self, sku: &str) -> StoreResult<Option<StockLevel>> {
-        self.with(|s| (s.stock.get(sku).cloned(), vec![]))
+        self.with(|s| (s.stock.get(sku).cloned(), vec![])).await
     }
 
     async fn reserve(
@@ -457,6 +546,7 @@ impl InventoryStore for MemoryStore {
             );
             (ReserveOutcome::Reserved, touched)
         })
+        .await
     }
 
     async fn release(&self, order_id: &str, now_ms: i64) -> StoreResult<ReleaseOutcome> {
@@ -496,10 +586,12 @@ impl InventoryStore for MemoryStore {
                 )
             }
         })
+        .await
     }
 
     async fn get_reservation(&self, order_id: &str) -> StoreResult<Option<Reservation>> {
         self.with(|s| (s.reservations.get(order_id).cloned(), vec![]))
+            .await
     }
 }
 
@@ -513,6 +605,38 @@ mod tests {
     async fn passes_the_store_conformance_suite() {
         let store = Arc::new(MemoryStore::new());
         crate::conformance::run_all(store.clone(), store, "mem").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_share_syncs_and_all_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Arc::new(MemoryStore::open(dir.path()).unwrap());
+            let writes: Vec<_> = (0..200u64)
+                .map(|i| {
+                    let store = store.clone();
+                    tokio::spawn(async move { store.set_available(&format!("gc-{i}"), i).await })
+                })
+                .collect();
+            for w in writes {
+                w.await.unwrap().unwrap();
+            }
+            let commit = store.commit.as_ref().unwrap();
+            // Every write returned, so every batch it appended is covered by a completed sync.
+            assert_eq!(
+                commit.synced_now.load(Ordering::Acquire),
+                store.lock().appended
+            );
+        }
+        let reopened = MemoryStore::open(dir.path()).unwrap();
+        for i in 0..200u64 {
+            let level = reopened
+                .get_stock(&format!("gc-{i}"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(level.available, i);
+        }
     }
 
     #[tokio::test]
