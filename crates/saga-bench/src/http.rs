@@ -267,7 +267,7 @@ pub async fn run(opts: &HttpOptions) -> Result<HttpReport, BenchError> {
         rows.push(
             Row::new(
                 "1",
-                "Happy-path saga, durable: `--data-dir` (store journal, synced per write)",
+                "Happy-path saga, durable: `--data-dir` (store journal, synced before each answer)",
                 durable_f.summary(),
             )
             .ratio(
