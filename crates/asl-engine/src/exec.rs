@@ -373,7 +373,8 @@ impl Env<'_> {
     }
 
     /// [`Env::template`] for a template whose state-data paths all start at `$.Payload`, given
-    /// that payload; `None` where the full evaluation would fail (or might: it says how).
+    /// that payload. `None` on any miss: the caller then evaluates on the whole envelope, which
+    /// fails with the cause AWS gives.
     fn template_on_payload(&self, tpl: &Template, payload: &Value) -> Option<Value> {
         match tpl {
             Template::Literal(v) => Some(v.clone()),
