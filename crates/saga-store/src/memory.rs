@@ -698,6 +698,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_journal_write_stops_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::open(dir.path()).unwrap();
+        store.set_available("kept", 3).await.unwrap();
+        {
+            // A handle that cannot write stands in for a full or failing disk.
+            let mut state = store.lock();
+            let (path, file) = state.journal.as_mut().unwrap();
+            *file = File::open(&*path).unwrap();
+        }
+        let failed = store.set_available("lost", 1).await;
+        assert!(
+            matches!(failed, Err(StoreError::Unavailable(_))),
+            "{failed:?}"
+        );
+        // Memory may hold a change the disk does not: nothing is answered from it any more, reads included.
+        assert!(matches!(
+            store.get_stock("kept").await,
+            Err(StoreError::Unavailable(_))
+        ));
+        drop(store);
+        let reopened = MemoryStore::open(dir.path()).unwrap();
+        assert_eq!(
+            reopened.get_stock("kept").await.unwrap().unwrap().available,
+            3
+        );
+        assert_eq!(reopened.get_stock("lost").await.unwrap(), None);
+    }
+
+    #[tokio::test]
     async fn a_torn_last_line_is_ignored_but_earlier_damage_is_not() {
         let dir = tempfile::tempdir().unwrap();
         {
