@@ -329,13 +329,15 @@ impl Ctx<'_> {
                     format!("key {key} confirmed several orders: {confirmed:?}"),
                 );
             }
-            // The reference: the first final answer whose order really exists, so the key is bound to it.
+            // The reference: the first final answer whose order really exists, so the key is bound to it. An answer
+            // that could not read the key does not speak for it.
             let mut reference = None;
             for o in &group {
                 let final_answer = o.status != 0
                     && o.status != 500
                     && o.problem_type() != Some(IN_PROGRESS)
-                    && o.problem_type() != Some(KEY_REUSED);
+                    && o.problem_type() != Some(KEY_REUSED)
+                    && !key_outcome_unknown(o);
                 if !final_answer {
                     continue;
                 }
@@ -350,10 +352,12 @@ impl Ctx<'_> {
             let e_body = &self.plan[e.index].body;
             for r in &group {
                 let rp = self.plan[r.index];
-                // A fault on create-order stops a request before it reads the key.
+                // A fault on create-order stops a request before it reads the key, and so does a create-order that
+                // never answered: the answer then says the key's outcome is unknown, and claims nothing about it.
                 if r.index == e.index
                     || r.sent_us <= e.answered_us
                     || rp.faults.mode_for(saga_domain::Step::CreateOrder).is_some()
+                    || key_outcome_unknown(r)
                 {
                     continue;
                 }
@@ -373,6 +377,11 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// Whether an answer says its request never read its Idempotency-Key (`create-order` did not answer).
+fn key_outcome_unknown(o: &Outcome) -> bool {
+    o.body.get("idempotencyKeyOutcome").and_then(Value::as_str) == Some("unknown")
 }
 
 /// What `check` found besides violations.

@@ -472,6 +472,39 @@ async fn a_replay_of_a_swept_order_answers_that_it_was_cancelled() {
 }
 
 #[tokio::test]
+async fn a_replay_that_cannot_read_its_key_says_so_and_denies_nothing() {
+    let s = server().await;
+    let c = Client::new(&s);
+    let sku = unique("sku");
+    c.put_stock(&sku, 10).await;
+    let key = unique("key");
+    let first = c.order(&body(&sku, 2), Some(&key), None).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    for (fault, status, compensation) in [
+        ("create-order=timeout", 504, "completed"),
+        ("create-order=error", 503, "completed"),
+        ("create-order=error,cancel-order=error", 500, "pending"),
+    ] {
+        let blind = c.order(&body(&sku, 2), Some(&key), Some(fault)).await;
+        assert_eq!(blind.status, status, "{fault}: {}", blind.body);
+        assert_eq!(blind.body["idempotencyKeyOutcome"], "unknown", "{fault}");
+        assert_eq!(blind.body["compensation"], compensation, "{fault}");
+        let detail = blind.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("Retry with the same key"), "{detail}");
+    }
+    // The key's order is untouched, and a replay that can read the key answers as the original did.
+    let again = c.order(&body(&sku, 2), Some(&key), None).await;
+    assert_eq!((again.status, &again.body), (201, &first.body));
+    assert_eq!(level(&s, &sku).await, (8, 2));
+    // Without a key there is nothing to tell: the answer is the plain compensated failure.
+    let unkeyed = c
+        .order(&body(&sku, 1), None, Some("create-order=timeout"))
+        .await;
+    assert_eq!(unkeyed.status, 504, "{}", unkeyed.body);
+    assert!(unkeyed.body.get("idempotencyKeyOutcome").is_none());
+}
+
+#[tokio::test]
 async fn an_idempotent_replay_gives_the_same_answer_and_one_order() {
     let s = server().await;
     let c = Client::new(&s);
