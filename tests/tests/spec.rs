@@ -91,9 +91,35 @@ fn every_workflow_problem_is_documented() {
         if let Err(e) = validate(schema, &sample) {
             panic!("{name}'s answer does not fit the spec's {status}: {e:?}");
         }
-        assert_eq!(state["Next"], "Reject", "{name} must end the execution");
+        match state["Next"].as_str() {
+            Some("Reject") => {}
+            // The answer may be marked as not knowing its Idempotency-Key's outcome; marked, it still fits.
+            Some("CheckKeyOutcome") => {
+                let mut marked = sample.clone();
+                marked["idempotencyKeyOutcome"] = json!("unknown");
+                if let Err(e) = validate(schema, &marked) {
+                    panic!("{name}'s marked answer does not fit the spec's {status}: {e:?}");
+                }
+            }
+            other => panic!("{name} must end the execution, not go to {other:?}"),
+        }
     }
     assert!(seen >= 10, "found only {seen} Problem* states");
+    // The marking copies the problem whole and only adds its member, then ends the execution.
+    let check = &workflow["States"]["CheckKeyOutcome"];
+    assert_eq!(check["Default"], "Reject");
+    assert_eq!(check["Choices"][0]["Next"], "MarkKeyOutcomeUnknown");
+    let mark = &workflow["States"]["MarkKeyOutcomeUnknown"];
+    assert_eq!(mark["Next"], "Reject");
+    assert_eq!(mark["ResultPath"], "$.problem");
+    for member in ["type", "title", "status", "orderId", "compensation"] {
+        assert_eq!(
+            mark["Parameters"][format!("{member}.$")],
+            format!("$.problem.{member}"),
+            "MarkKeyOutcomeUnknown must copy {member}"
+        );
+    }
+    assert_eq!(mark["Parameters"]["idempotencyKeyOutcome"], "unknown");
 }
 
 /// `(status, type)` pairs a source file produces, by the shapes the code and templates use.
