@@ -231,17 +231,24 @@ impl StateCtx<'_> {
 }
 
 /// What paths and templates may see besides their input.
+#[derive(Clone, Copy)]
 struct Env<'a> {
     run: &'a Run,
     st: &'a StateCtx<'a>,
     vars: &'a Vars,
     retry: Option<u32>,
     item: Option<(usize, &'a Value)>,
+    /// Leading segments of every state-data path already followed to the input given: 1 when a
+    /// ResultSelector runs on a Lambda payload in place of its `{"Payload": ...}` envelope.
+    input_skip: usize,
 }
 
 impl Env<'_> {
     fn resolve(&self, path: &JsonPath, input: &Value) -> Result<Value, String> {
         match &path.root {
+            Root::Input if self.input_skip > 0 => {
+                path.eval_within(input, self.input_skip).map_err(|m| m.0)
+            }
             Root::Input => path.eval(input).map_err(|m| m.0),
             Root::Context => {
                 // Nearly every context path names a field (`$$.Execution.Name`,
@@ -278,7 +285,7 @@ impl Env<'_> {
     fn resolve_ref<'v>(&self, path: &JsonPath, input: &'v Value) -> Result<Cow<'v, Value>, String> {
         match path.root {
             Root::Input if path.is_definite() => path
-                .find_within(input, 0)
+                .find_within(input, self.input_skip)
                 .map(Cow::Borrowed)
                 .map_err(|m| m.0),
             _ => self.resolve(path, input).map(Cow::Owned),
@@ -336,15 +343,7 @@ impl Env<'_> {
     /// it would have, and then dropped, as the whole object would have been.
     fn invoke_parameters(&self, tpl: &Template, input: &Value) -> Result<InvokeParts, Failure> {
         let Template::Object(fields) = tpl else {
-            let mut whole = self.template(tpl, input)?;
-            let m = whole.as_object_mut();
-            return Ok(match m {
-                Some(m) => InvokeParts {
-                    function_name: m.swap_remove("FunctionName"),
-                    payload: m.swap_remove("Payload"),
-                },
-                None => InvokeParts::default(),
-            });
+            return Ok(InvokeParts::of(&self.template(tpl, input)?));
         };
         let mut parts = InvokeParts::default();
         for (name, field) in fields {
@@ -366,41 +365,13 @@ impl Env<'_> {
             TaskResult::Lambda(e) if sel.reads_input_only_under("Payload") => e,
             other => return self.template(sel, &other.into_value()),
         };
-        match self.template_on_payload(sel, &envelope.payload) {
-            Some(v) => Ok(v),
-            None => self.template(sel, &envelope.build()),
-        }
-    }
-
-    /// [`Env::template`] for a template whose state-data paths all start at `$.Payload`, given
-    /// that payload. `None` on any miss: the caller then evaluates on the whole envelope, which
-    /// fails with the cause AWS gives.
-    fn template_on_payload(&self, tpl: &Template, payload: &Value) -> Option<Value> {
-        match tpl {
-            Template::Literal(v) => Some(v.clone()),
-            Template::Object(fields) => {
-                let mut out = Map::with_capacity(fields.len());
-                for (name, field) in fields {
-                    let v = match field {
-                        Field::Nested(t) => self.template_on_payload(t, payload)?,
-                        Field::Dynamic {
-                            expr: Dynamic::Path(p),
-                            ..
-                        } => match p.root {
-                            Root::Input => p.eval_within(payload, 1).ok()?,
-                            Root::Context | Root::Variable(_) => self.resolve(p, payload).ok()?,
-                        },
-                        Field::Dynamic { .. } => return None,
-                    };
-                    out.insert(name.clone(), v);
-                }
-                Some(Value::Object(out))
-            }
-            Template::Array(items) => items
-                .iter()
-                .map(|t| self.template_on_payload(t, payload))
-                .collect::<Option<Vec<_>>>()
-                .map(Value::Array),
+        let on_payload = Env {
+            input_skip: 1,
+            ..*self
+        };
+        match on_payload.template(sel, &envelope.payload) {
+            Ok(v) => Ok(v),
+            Err(_) => self.template(sel, &envelope.build()),
         }
     }
 
@@ -691,6 +662,7 @@ async fn run_state(
                 vars,
                 retry: None,
                 item: None,
+                input_skip: 0,
             };
             let eff = env.select(&state.input_path, &raw)?;
             let eff = match &state.parameters {
@@ -715,6 +687,7 @@ async fn run_state(
                 vars,
                 retry: None,
                 item: None,
+                input_skip: 0,
             };
             let eff = env.select_owned(&state.input_path, raw)?;
             let out = env.select_owned(&state.output_path, eff)?;
@@ -728,6 +701,7 @@ async fn run_state(
                 vars,
                 retry: None,
                 item: None,
+                input_skip: 0,
             };
             let eval = |src: &Option<ErrorSource>,
                         field: &str|
@@ -759,6 +733,7 @@ async fn run_state(
                 vars,
                 retry: None,
                 item: None,
+                input_skip: 0,
             };
             let eff = env.select_owned(&state.input_path, raw)?;
             let mut chosen: Option<&ChoiceRule> = None;
@@ -798,6 +773,7 @@ async fn run_state(
                 vars,
                 retry: None,
                 item: None,
+                input_skip: 0,
             };
             let eff = env.select_owned(&state.input_path, raw)?;
             let secs = wait_seconds(run, &st, spec, &eff)?;
@@ -931,6 +907,7 @@ async fn run_with_recovery(
                     vars,
                     retry: matches!(state.kind, Kind::Task(_)).then_some(retry_count),
                     item: None,
+                    input_skip: 0,
                 };
                 let out = apply_result_path(&state.result_path, raw, selected)?;
                 let out = env.select_owned(&state.output_path, out)?;
@@ -989,6 +966,7 @@ fn catch(
         vars,
         retry: None,
         item: None,
+        input_skip: 0,
     };
     let new_vars = assign_values(&env, &catcher.assign, &error_output)?;
     let out = apply_result_path(&catcher.result_path, raw, error_output)?;
@@ -1016,25 +994,23 @@ async fn attempt(
         vars,
         retry,
         item: None,
+        input_skip: 0,
     };
     let after_input = env.select(&state.input_path, raw)?;
     let mut result = match &state.kind {
         Kind::Task(task) => {
-            let eff = match (&task.target, &state.parameters) {
-                (Target::LambdaInvoke, Some(p)) => {
-                    Effective::Invoke(env.invoke_parameters(p, &after_input)?)
-                }
-                (Target::LambdaInvoke, None) => Effective::Invoke(match after_input.as_ref() {
-                    Value::Object(m) => InvokeParts {
-                        function_name: m.get("FunctionName").cloned(),
-                        payload: m.get("Payload").cloned(),
-                    },
-                    _ => InvokeParts::default(),
-                }),
-                (_, Some(p)) => Effective::Whole(env.template(p, &after_input)?),
-                (_, None) => Effective::Whole(after_input.as_ref().clone()),
-            };
-            invoke_task(run, state, st, task, &env, &after_input, eff, retry_count).await?
+            let parameters = state.parameters.as_ref();
+            invoke_task(
+                run,
+                state,
+                st,
+                task,
+                &env,
+                &after_input,
+                parameters,
+                retry_count,
+            )
+            .await?
         }
         Kind::Parallel { branches } => {
             let eff = match &state.parameters {
@@ -1106,18 +1082,12 @@ struct InvokeParts {
     payload: Option<Value>,
 }
 
-/// A Task's effective parameters: `lambda:invoke` keeps only the parts it uses, and never builds
-/// the object around them.
-enum Effective {
-    Whole(Value),
-    Invoke(InvokeParts),
-}
-
-impl Effective {
-    fn into_whole(self) -> Value {
-        match self {
-            Effective::Whole(v) => v,
-            Effective::Invoke(_) => unreachable!("only lambda:invoke parameters come in parts"),
+impl InvokeParts {
+    /// The parts as they stand in an object already built (no `Parameters`, or a literal one).
+    fn of(v: &Value) -> InvokeParts {
+        InvokeParts {
+            function_name: v.get("FunctionName").cloned(),
+            payload: v.get("Payload").cloned(),
         }
     }
 }
@@ -1130,9 +1100,17 @@ async fn invoke_task(
     task: &TaskDef,
     env: &Env<'_>,
     after_input: &Value,
-    eff: Effective,
+    parameters: Option<&Template>,
     retry_count: u32,
 ) -> Result<TaskResult, Failure> {
+    // `lambda:invoke` keeps only the two parts of its parameters that it uses, and never builds the
+    // object around them.
+    let (parts, eff) = match (&task.target, parameters) {
+        (Target::LambdaInvoke, Some(p)) => (env.invoke_parameters(p, after_input)?, Value::Null),
+        (Target::LambdaInvoke, None) => (InvokeParts::of(after_input), Value::Null),
+        (_, Some(p)) => (InvokeParts::default(), env.template(p, after_input)?),
+        (_, None) => (InvokeParts::default(), after_input.clone()),
+    };
     let timeout = seconds_value(env, &task.timeout, after_input, "TimeoutSecondsPath")?;
     let heartbeat = seconds_value(env, &task.heartbeat, after_input, "HeartbeatSecondsPath")?;
     // Synchronous integrations never send heartbeats, so a heartbeat interval bounds the call
@@ -1142,12 +1120,8 @@ async fn invoke_task(
         (t, h) => t.or(h),
     };
     let scaled = limit.map(|s| run.scaled(s as f64));
-    let (kind, payload, lambda_style) = match (&task.target, eff) {
-        (Target::LambdaInvoke, eff) => {
-            let parts = match eff {
-                Effective::Invoke(parts) => parts,
-                Effective::Whole(_) => unreachable!("lambda:invoke parameters come in parts"),
-            };
+    let (kind, payload, lambda_style) = match &task.target {
+        Target::LambdaInvoke => {
             let function_name = match parts.function_name {
                 Some(Value::String(s)) => s,
                 other => {
@@ -1163,19 +1137,19 @@ async fn invoke_task(
             let payload = parts.payload.unwrap_or_else(|| json!({}));
             (ResourceKind::LambdaInvoke { function_name }, payload, true)
         }
-        (Target::LambdaArn, eff) => (
+        Target::LambdaArn => (
             ResourceKind::LambdaArn {
                 function_arn: task.resource.clone(),
             },
-            eff.into_whole(),
+            eff,
             true,
         ),
-        (Target::Service { service, action }, eff) => (
+        Target::Service { service, action } => (
             ResourceKind::Service {
                 service: service.clone(),
                 action: action.clone(),
             },
-            eff.into_whole(),
+            eff,
             false,
         ),
     };
@@ -1458,6 +1432,7 @@ async fn run_map(
                     vars: env.vars,
                     retry: None,
                     item: Some((i, item)),
+                    input_skip: 0,
                 };
                 item_env.template(sel, input)?
             }

@@ -68,7 +68,7 @@ fn check_string(
 
 fn check_unknown(
     errors: &mut Vec<FieldError>,
-    pointer: &str,
+    pointer: impl Fn() -> String,
     obj: &serde_json::Map<String, Value>,
     known: &[&str],
 ) {
@@ -76,7 +76,7 @@ fn check_unknown(
         if !known.contains(&key.as_str()) {
             err(
                 errors,
-                format!("{pointer}/{}", escape_pointer(key)),
+                format!("{}/{}", pointer(), escape_pointer(key)),
                 "is not a known field",
             );
         }
@@ -94,7 +94,7 @@ pub fn validate_order_request(body: &Value) -> Result<OrderRequest, ValidationEr
         err(&mut errors, "", "must be a JSON object");
         return Err(ValidationErrors(errors));
     };
-    check_unknown(&mut errors, "", obj, &["customerId", "items"]);
+    check_unknown(&mut errors, String::new, obj, &["customerId", "items"]);
     let customer_id = check_string(&mut errors, || "/customerId".into(), obj.get("customerId"));
     let mut items = Vec::new();
     match obj.get("items") {
@@ -113,9 +113,7 @@ pub fn validate_order_request(body: &Value) -> Result<OrderRequest, ValidationEr
                     err(&mut errors, p(), "must be an object");
                     continue;
                 };
-                if line.keys().any(|k| k != "sku" && k != "quantity") {
-                    check_unknown(&mut errors, &p(), line, &["sku", "quantity"]);
-                }
+                check_unknown(&mut errors, p, line, &["sku", "quantity"]);
                 let sku = check_string(&mut errors, || format!("{}/sku", p()), line.get("sku"));
                 let quantity = match line.get("quantity") {
                     None => {
