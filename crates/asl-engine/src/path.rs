@@ -6,7 +6,7 @@
 //! node itself or an error, while an *indefinite* one (wildcard, slice, union, filter, deep scan)
 //! always yields an array, possibly empty.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::fmt::Write as _;
 
 /// What a path is evaluated against: the state data (`$`), the context object (`$$`) or a
@@ -136,7 +136,7 @@ impl JsonPath {
         for (i, seg) in self.segments.iter().enumerate().skip(skip) {
             match seg {
                 Segment::Name(n) => match cur {
-                    Value::Object(m) => match m.get(n) {
+                    Value::Object(m) => match member(m, n) {
                         Some(v) => cur = v,
                         None if i == last => {
                             return Err(PathMiss(format!("No results for path: {}", self.shown(i))))
@@ -199,6 +199,30 @@ impl JsonPath {
     }
 }
 
+/// Objects with at most this many members are searched by comparing keys: a workflow's objects are mostly
+/// this small, and a few short comparisons cost less than hashing the name once with the map's SipHash.
+const SCANNED_MEMBERS: usize = 8;
+
+/// The member `name` of `m`.
+#[inline]
+pub(crate) fn member<'v>(m: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
+    if m.len() <= SCANNED_MEMBERS {
+        m.iter().find_map(|(k, v)| (k == name).then_some(v))
+    } else {
+        m.get(name)
+    }
+}
+
+/// [`member`], to change it in place.
+#[inline]
+fn member_mut<'v>(m: &'v mut Map<String, Value>, name: &str) -> Option<&'v mut Value> {
+    if m.len() <= SCANNED_MEMBERS {
+        m.iter_mut().find_map(|(k, v)| (k == name).then_some(v))
+    } else {
+        m.get_mut(name)
+    }
+}
+
 fn java_type(v: &Value) -> &'static str {
     match v {
         Value::String(_) => "java.lang.String",
@@ -218,7 +242,7 @@ pub(crate) fn compact(v: &Value) -> String {
 fn apply_indefinite<'a>(seg: &Segment, v: &'a Value, out: &mut Vec<&'a Value>) {
     match seg {
         Segment::Name(n) => {
-            if let Some(x) = v.as_object().and_then(|m| m.get(n)) {
+            if let Some(x) = v.as_object().and_then(|m| member(m, n)) {
                 out.push(x);
             }
         }
@@ -252,7 +276,7 @@ fn apply_indefinite<'a>(seg: &Segment, v: &'a Value, out: &mut Vec<&'a Value>) {
         Segment::Names(ns) => {
             if let Some(m) = v.as_object() {
                 for n in ns {
-                    if let Some(x) = m.get(n) {
+                    if let Some(x) = member(m, n) {
                         out.push(x);
                     }
                 }
@@ -307,7 +331,7 @@ fn relative<'a>(segs: &[Segment], v: &'a Value) -> Option<&'a Value> {
     let mut cur = v;
     for s in segs {
         cur = match s {
-            Segment::Name(n) => cur.as_object()?.get(n)?,
+            Segment::Name(n) => member(cur.as_object()?, n)?,
             Segment::Index(i) => {
                 let a = cur.as_array()?;
                 let real = if *i < 0 { a.len() as i64 + i } else { *i };
@@ -601,7 +625,7 @@ pub(crate) fn check_set(target: &Value, path: &JsonPath) -> Result<(), String> {
             Segment::Name(name) => match cur {
                 None => {}
                 Some(Value::Null) if i > 0 => cur = None,
-                Some(Value::Object(m)) if !last => cur = m.get(name),
+                Some(Value::Object(m)) if !last => cur = member(m, name),
                 Some(Value::Object(_)) => {}
                 Some(_) => return Err(unable()),
             },
@@ -640,7 +664,12 @@ pub(crate) fn set_in_place(target: &mut Value, path: &JsonPath, value: Value) {
                 }
                 let Value::Object(m) = cur else { return };
                 if last {
-                    m.insert(name.clone(), value);
+                    match member_mut(m, name) {
+                        Some(slot) => *slot = value,
+                        None => {
+                            m.insert(name.clone(), value);
+                        }
+                    }
                     return;
                 }
                 cur = m
