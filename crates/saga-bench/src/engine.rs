@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use asl_engine::{ExecutionOptions, ExecutionStatus, InvokeRequest, InvokeResponse, StateMachine};
+use asl_engine::{
+    ExecutionOptions, ExecutionStatus, InvokeRequest, InvokeResponse, Resources, StateMachine,
+};
 use saga_domain::events::{CreateOrderInput, OrderStepInput, ReserveStockInput};
 use saga_domain::faults::StepContext;
 use saga_local::app::{local_placeholders, render_definition, App, WORKFLOW};
@@ -141,6 +143,77 @@ async fn direct_sagas(app: &App, first: usize, n: usize) -> Duration {
     started.elapsed()
 }
 
+/// The same three calls, made as the workflow makes them but with no engine: each payload is built as a JSON
+/// value and goes through `ExecutionResources`, which decodes it, calls the handler and encodes its output, as
+/// Lambda's contract (JSON in, JSON out) requires. This is the part of the engine path that any engine faithful
+/// to that contract pays, so it bounds from below what the engine path can cost.
+async fn boundary_sagas(app: &App, first: usize, n: usize) -> Duration {
+    let arns = local_placeholders();
+    let arn = |name: &str| {
+        arns.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .expect("the local placeholders name every function")
+    };
+    let (create, reserve, confirm) = (
+        arn("CreateOrderFunctionArn"),
+        arn("ReserveStockFunctionArn"),
+        arn("ConfirmOrderFunctionArn"),
+    );
+    let started = Instant::now();
+    for i in first..first + n {
+        let id = format!("boundary-{i}");
+        let resources = ExecutionResources {
+            shared: app.shared.clone(),
+            plan: saga_domain::FaultPlan::none(),
+        };
+        let call = |state: &str, function: &str, payload: Value| InvokeRequest {
+            resource: "arn:aws:states:::lambda:invoke".into(),
+            kind: asl_engine::ResourceKind::LambdaInvoke {
+                function_name: function.into(),
+            },
+            payload,
+            state_name: state.into(),
+            execution_name: id.clone(),
+            execution_arn: app.state_machine_arn.clone(),
+            retry_count: 0,
+            timeout: Some(Duration::from_secs(2)),
+        };
+        let payload = |response: InvokeResponse| match response {
+            InvokeResponse::LambdaValue { payload, .. } => payload,
+            other => panic!("the benchmark saga must succeed: {other:?}"),
+        };
+        let created = payload(
+            resources
+                .invoke(call(
+                    "CreateOrder",
+                    &create,
+                    json!({"orderId": id, "request": request_body(), "idempotencyKey": null, "faults": null, "attempt": 0}),
+                ))
+                .await,
+        );
+        payload(
+            resources
+                .invoke(call(
+                    "ReserveStock",
+                    &reserve,
+                    json!({"orderId": created["orderId"], "items": created["items"], "faults": null, "attempt": 0}),
+                ))
+                .await,
+        );
+        payload(
+            resources
+                .invoke(call(
+                    "ConfirmOrder",
+                    &confirm,
+                    json!({"orderId": created["orderId"], "faults": null, "attempt": 0}),
+                ))
+                .await,
+        );
+    }
+    started.elapsed()
+}
+
 /// Answers each Lambda call of the happy path with what its handler would return, computed from the
 /// payload alone: the shipped workflow's engine cost with neither the handlers nor `ExecutionResources`.
 struct Canned;
@@ -206,11 +279,14 @@ pub async fn engine_vs_direct(opts: EngineOptions) -> Result<Vec<Row>, BenchErro
         // One app per path, so both stores grow alike.
         let engine_app = stocked_app().await?;
         let direct_app = stocked_app().await?;
-        // Warm both paths (allocator, lazy statics) before the clock runs.
+        let boundary_app = stocked_app().await?;
+        // Warm every path (allocator, lazy statics) before the clock runs.
         engine_sagas(&engine_app, &machine, 0, 200).await;
         direct_sagas(&direct_app, 0, 200).await;
+        boundary_sagas(&boundary_app, 0, 200).await;
         canned_sagas(&machine, 0, 200).await;
         let (mut engine_us, mut direct_us, mut canned_us) = (Vec::new(), Vec::new(), Vec::new());
+        let mut boundary_us = Vec::new();
         for rep in 0..opts.reps {
             let first = 1_000 + rep * opts.sagas;
             let per = |d: Duration| d.as_secs_f64() * 1e6 / opts.sagas as f64;
@@ -218,6 +294,9 @@ pub async fn engine_vs_direct(opts: EngineOptions) -> Result<Vec<Row>, BenchErro
                 engine_sagas(&engine_app, &machine, first, opts.sagas).await
             ));
             direct_us.push(per(direct_sagas(&direct_app, first, opts.sagas).await));
+            boundary_us.push(per(
+                boundary_sagas(&boundary_app, first, opts.sagas).await
+            ));
             canned_us.push(per(canned_sagas(&machine, first, opts.sagas).await));
         }
         Ok(vec![
@@ -225,6 +304,15 @@ pub async fn engine_vs_direct(opts: EngineOptions) -> Result<Vec<Row>, BenchErro
                 "2",
                 "Direct handler calls: create → reserve → confirm",
                 format!("{:.1} µs/saga", median(&direct_us)),
+            ),
+            Row::new(
+                "2",
+                "The same calls across the Lambda JSON boundary (`ExecutionResources`), no engine",
+                format!("{:.1} µs/saga", median(&boundary_us)),
+            )
+            .ratio(
+                median_ratio(&boundary_us, &direct_us),
+                "time vs direct calls: the floor for any engine",
             ),
             Row::new(
                 "2",
