@@ -379,7 +379,8 @@ impl Ctx<'_> {
     }
 }
 
-/// Whether an answer says its request never read its Idempotency-Key (`create-order` did not answer).
+/// Whether an answer says it cannot tell its Idempotency-Key's outcome: `create-order` did not answer, or the
+/// execution ended outside the workflow's own answers (the gateway's 500s).
 fn key_outcome_unknown(o: &Outcome) -> bool {
     o.body.get("idempotencyKeyOutcome").and_then(Value::as_str) == Some("unknown")
 }

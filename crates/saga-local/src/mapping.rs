@@ -1,10 +1,15 @@
-//! Execution result → HTTP answer: the Rust twin of `terraform/templates/start-sync-response.vtl`.
+//! Execution result → HTTP answer: the Rust twin of `terraform/templates/start-execution.response.vtl`.
 //!
 //! The contract (docs/architecture.md, "From execution to answer"):
 //! - SUCCEEDED: the output is `{"statusCode": N, "body": …}`; answer N with that body, and `Location` for a 201.
 //! - FAILED: the cause is the problem document the workflow built; answer its `status` with it verbatim.
 //!   A cause that is not such a problem (an error outside the workflow's contract) answers 500, compensation pending.
 //! - TIMED_OUT, or an execution that was lost: 500, compensation pending (the sweeper finishes the job).
+//!
+//! Those 500s come from outside the workflow, so its `CheckKeyOutcome` never saw them. When the request carried
+//! an Idempotency-Key they add `idempotencyKeyOutcome: "unknown"`, as the workflow's own answers do: the
+//! execution may have ended before `create-order` found an earlier order under that key, and this answer must
+//! not seem to deny one.
 
 use asl_engine::{ExecutionResult, ExecutionStatus};
 use serde_json::{json, Value};
@@ -19,22 +24,41 @@ pub struct Answer {
     pub body: Value,
 }
 
-fn pending(kind: &str, title: &str, detail: String) -> Answer {
+/// Appended to the detail of a gateway 500 for a request with an Idempotency-Key.
+pub const KEY_OUTCOME_UNKNOWN: &str = " This answer cannot tell what became of the order under its Idempotency-Key, which this or an earlier request may have placed; retry with the same key to get its outcome.";
+
+/// Whether the execution's input carries an Idempotency-Key, as the gateway put it there.
+fn keyed(input: &Value) -> bool {
+    input
+        .get("idempotencyKey")
+        .and_then(Value::as_str)
+        .is_some_and(|k| !k.is_empty())
+}
+
+fn pending(keyed: bool, kind: &str, title: &str, detail: String) -> Answer {
+    let mut body = json!({
+        "type": format!("/problems/{kind}"),
+        "title": title,
+        "status": 500,
+        "detail": detail,
+        "compensation": "pending",
+    });
+    if keyed {
+        body["detail"] = json!(format!("{detail}{KEY_OUTCOME_UNKNOWN}"));
+        body["idempotencyKeyOutcome"] = json!("unknown");
+    }
     Answer {
         status: 500,
         content_type: crate::problem::PROBLEM_JSON,
         location: None,
-        body: json!({
-            "type": format!("/problems/{kind}"),
-            "title": title,
-            "status": 500,
-            "detail": detail,
-            "compensation": "pending",
-        }),
+        body,
     }
 }
 
 pub fn answer(result: &ExecutionResult) -> Answer {
+    let pending = |kind: &str, title: &str, detail: String| {
+        pending(keyed(&result.input), kind, title, detail)
+    };
     match result.status {
         ExecutionStatus::Succeeded => {
             let output = result.output.as_ref();
@@ -95,5 +119,80 @@ pub fn answer(result: &ExecutionResult) -> Answer {
             "The saga execution was lost",
             "The workflow stopped without finishing; the order sweeper will compensate.".into(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn result(status: ExecutionStatus, key: Value) -> ExecutionResult {
+        ExecutionResult {
+            execution_arn: "arn:aws:states:us-east-1:1:express:m:n:u".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+            name: "n".into(),
+            start_date: Utc::now(),
+            stop_date: Utc::now(),
+            status,
+            input: json!({"request": {}, "idempotencyKey": key, "faults": null, "requestId": "n"}),
+            output: None,
+            error: Some("States.Timeout".into()),
+            cause: None,
+            history: vec![],
+        }
+    }
+
+    #[test]
+    fn a_keyed_request_that_timed_out_says_its_key_outcome_is_unknown() {
+        let a = answer(&result(ExecutionStatus::TimedOut, json!("k1")));
+        assert_eq!(a.status, 500);
+        assert_eq!(a.body["type"], "/problems/saga-timed-out");
+        assert_eq!(a.body["compensation"], "pending");
+        assert_eq!(a.body["idempotencyKeyOutcome"], "unknown");
+        assert!(a.body["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with(KEY_OUTCOME_UNKNOWN));
+    }
+
+    #[test]
+    fn every_gateway_500_of_a_keyed_request_is_marked_and_no_keyless_one_is() {
+        for status in [
+            ExecutionStatus::TimedOut,
+            ExecutionStatus::Aborted,
+            ExecutionStatus::Failed,
+            ExecutionStatus::Succeeded,
+        ] {
+            let marked = answer(&result(status, json!("k1")));
+            assert_eq!(marked.status, 500, "{status:?}");
+            assert_eq!(
+                marked.body["idempotencyKeyOutcome"], "unknown",
+                "{status:?}"
+            );
+            for key in [Value::Null, json!("")] {
+                let plain = answer(&result(status, key));
+                assert_eq!(plain.status, 500, "{status:?}");
+                assert!(
+                    plain.body.get("idempotencyKeyOutcome").is_none(),
+                    "{status:?}"
+                );
+                assert!(!plain.body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Idempotency-Key"));
+            }
+        }
+    }
+
+    #[test]
+    fn the_workflows_own_problems_pass_through_untouched() {
+        let mut r = result(ExecutionStatus::Failed, json!("k1"));
+        let problem = json!({"type": "/problems/insufficient-stock", "title": "t", "status": 409,
+            "detail": "d", "compensation": "completed"});
+        r.cause = Some(problem.to_string());
+        let a = answer(&r);
+        assert_eq!(a.status, 409);
+        assert_eq!(a.body, problem);
     }
 }

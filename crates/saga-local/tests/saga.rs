@@ -421,6 +421,8 @@ async fn a_lost_execution_answers_500_pending_and_the_sweeper_finishes_it() {
         let a = c.order(&body(&sku, 2), None, Some(&fault)).await;
         assert_eq!(a.status, 500, "{fault}: {}", a.body);
         assert_eq!(a.body["compensation"], "pending");
+        assert_eq!(a.body["type"], "/problems/execution-lost");
+        assert!(a.body.get("idempotencyKeyOutcome").is_none(), "{}", a.body);
         assert!(a.headers.contains_key("x-saga-execution"));
         let swept = sweep_now(&s).await;
         assert_eq!(level(&s, &sku).await, (5, 0), "{fault}: swept {swept}");
@@ -446,6 +448,13 @@ async fn a_replay_of_a_swept_order_answers_that_it_was_cancelled() {
         .order(&body(&sku, 2), Some(&key), Some("reserve-stock=abort"))
         .await;
     assert_eq!(lost.status, 500, "{}", lost.body);
+    // The execution ended outside the workflow's answers, so this answer cannot speak for the key.
+    assert_eq!(lost.body["type"], "/problems/execution-lost");
+    assert_eq!(
+        lost.body["idempotencyKeyOutcome"], "unknown",
+        "{}",
+        lost.body
+    );
     sweep_now(&s).await;
     let replay = c.order(&body(&sku, 2), Some(&key), None).await;
     assert_eq!(replay.status, 409, "{}", replay.body);

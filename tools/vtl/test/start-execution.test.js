@@ -3,6 +3,8 @@
 // StartSyncExecution's answer into the HTTP contract (docs/deploy.md, "Execution result -> HTTP").
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 const { terraformRender, renderVtl } = require('../lib/apigw');
 const { STATE_MACHINE_ARN, EXECUTION_ARN, parseJsonBody, workflowProblemStates, sampleProblem } = require('./helpers');
 
@@ -194,6 +196,56 @@ test('TIMED_OUT: 500 saga-timed-out, compensation pending', () => {
   assert.equal(res.json.status, 500);
   assert.equal(res.json.compensation, 'pending');
   assert.equal(typeof res.json.detail, 'string');
+});
+
+function executionInput(idempotencyKey) {
+  return JSON.stringify({ request: { customerId: 'c' }, idempotencyKey, faults: null, requestId: 'c0ffee00' });
+}
+
+const KEY_OUTCOME_UNKNOWN =
+  ' This answer cannot tell what became of the order under its Idempotency-Key, which this or an earlier request may have placed; retry with the same key to get its outcome.';
+
+test('a keyed request: every 500 the template builds says the key outcome is unknown', () => {
+  const cases = [
+    [{ status: 'TIMED_OUT', error: 'States.Timeout' }, '/problems/saga-timed-out'],
+    [{ status: 'FAILED', error: 'States.Runtime', cause: 'not json' }, '/problems/execution-failed'],
+    [{ status: 'SUCCEEDED', output: '{}' }, '/problems/execution-failed'],
+    [{ status: 'ABORTED' }, '/problems/execution-failed'],
+  ];
+  for (const [fields, type] of cases) {
+    const res = answer({ ...fields, input: executionInput(`k'1"\\é`) });
+    assert.equal(res.status, 500, fields.status);
+    assert.equal(res.headers['Content-Type'], 'application/problem+json');
+    assert.equal(res.json.type, type, fields.status);
+    assert.equal(res.json.compensation, 'pending');
+    assert.equal(res.json.idempotencyKeyOutcome, 'unknown', fields.status);
+    assert.ok(res.json.detail.endsWith(KEY_OUTCOME_UNKNOWN), res.json.detail);
+  }
+});
+
+test('no key, an empty key or no input: the 500s carry no key outcome', () => {
+  for (const input of [executionInput(null), executionInput(''), undefined, 'not json']) {
+    const res = answer({ status: 'TIMED_OUT', error: 'States.Timeout', input });
+    assert.equal(res.status, 500);
+    assert.equal(res.json.type, '/problems/saga-timed-out');
+    assert.equal(res.json.idempotencyKeyOutcome, undefined, String(input));
+    assert.ok(!res.json.detail.includes('Idempotency-Key'), String(input));
+  }
+});
+
+test('a keyed request: the workflow\'s own problems pass through verbatim', () => {
+  const problem = { type: '/problems/insufficient-stock', title: 't', status: 409, detail: 'd', compensation: 'completed' };
+  const res = answer({ status: 'FAILED', error: 'Saga.InsufficientStock', cause: JSON.stringify(problem), input: executionInput('k1') });
+  assert.equal(res.status, 409);
+  assert.deepEqual(res.json, problem);
+});
+
+test('the template and the local server build the same TIMED_OUT answer', () => {
+  const mapping = fs.readFileSync(path.join(__dirname, '../../../crates/saga-local/src/mapping.rs'), 'utf8');
+  const res = answer({ status: 'TIMED_OUT', error: 'States.Timeout', input: executionInput('k1') });
+  assert.ok(mapping.includes(`"${res.json.title}"`), 'title');
+  assert.ok(mapping.includes(`"${res.json.detail.slice(0, -KEY_OUTCOME_UNKNOWN.length)}"`), 'detail');
+  assert.ok(mapping.includes(`pub const KEY_OUTCOME_UNKNOWN: &str = "${KEY_OUTCOME_UNKNOWN}";`), 'key outcome sentence');
 });
 
 test('any other status: 500 execution-failed', () => {
