@@ -8,18 +8,16 @@
 //! Opening replays the journal (last record wins) and compacts it. If a journal write fails the store stops:
 //! memory would hold a change the disk does not, so every later call answers `Unavailable` rather than build on it.
 //!
-//! Syncs are shared (group commit). A call appends under the lock, releases it, then waits for a sync that covers
-//! everything appended so far; one `fdatasync` serves every call that appended while the previous one ran. A read
-//! waits the same way, for everything appended before it read: it may have seen a change that another call has
-//! appended but not yet synced, and must not answer with it before it is on disk. The journal is one file written
-//! in order, so a sync that covers a call's own records covers every record before them too.
+//! Syncs are shared ([`crate::group_commit`]). A call appends under the lock, releases it, then waits for a sync
+//! that covers everything appended so far; one `fdatasync` serves every call that appended while the previous one
+//! ran. A read waits the same way, for everything appended before it read: it may have seen a change that another
+//! call has appended but not yet synced, and must not answer with it before it is on disk.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +26,7 @@ use saga_domain::{
     Failure, Order, OrderLine, OrderStatus, Reservation, ReservationStatus, StockLevel,
 };
 
+use crate::group_commit::{DurableError, GroupCommit};
 use crate::*;
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -146,18 +145,6 @@ impl State {
     }
 }
 
-/// The shared syncs of a journaled store.
-#[derive(Debug)]
-struct GroupCommit {
-    /// The journal, opened again for syncing, so that a sync runs without the state's lock.
-    file: Arc<File>,
-    /// How many appended batches are known durable. Held across a sync, so that callers queue behind it and
-    /// then find their batch covered.
-    synced: tokio::sync::Mutex<u64>,
-    /// The same count, readable without waiting for a sync in progress.
-    synced_now: AtomicU64,
-}
-
 #[derive(Debug, thiserror::Error)]
 #[error("store journal {path}: {message}")]
 pub struct OpenError {
@@ -224,11 +211,7 @@ impl MemoryStore {
         state.journal = Some((path, file));
         Ok(Self {
             state: Mutex::new(state),
-            commit: Some(GroupCommit {
-                file: Arc::new(sync_handle),
-                synced: tokio::sync::Mutex::new(0),
-                synced_now: AtomicU64::new(0),
-            }),
+            commit: Some(GroupCommit::new(sync_handle)),
         })
     }
 
@@ -258,29 +241,14 @@ impl MemoryStore {
         let Some(commit) = &self.commit else {
             return Ok(());
         };
-        if commit.synced_now.load(Ordering::Acquire) >= through {
-            return Ok(());
-        }
-        let mut synced = commit.synced.lock().await;
-        if *synced >= through {
-            return Ok(());
-        }
-        let target = {
+        let appended = || {
             let guard = self.lock();
-            guard.check()?;
-            guard.appended
+            guard.check().ok().map(|()| guard.appended)
         };
-        let file = commit.file.clone();
-        let result = tokio::task::spawn_blocking(move || file.sync_data())
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
-        match result {
-            Ok(()) => {
-                *synced = target;
-                commit.synced_now.store(target, Ordering::Release);
-                Ok(())
-            }
-            Err(e) => {
+        match commit.durable(through, appended).await {
+            Ok(()) => Ok(()),
+            Err(DurableError::Broken) => self.lock().check(),
+            Err(DurableError::Sync(e)) => {
                 let mut guard = self.lock();
                 let path = guard.journal.as_ref().map(|(p, _)| p.display().to_string());
                 let why = format!(
@@ -623,10 +591,7 @@ mod tests {
             }
             let commit = store.commit.as_ref().unwrap();
             // Every write returned, so every batch it appended is covered by a completed sync.
-            assert_eq!(
-                commit.synced_now.load(Ordering::Acquire),
-                store.lock().appended
-            );
+            assert_eq!(commit.synced(), store.lock().appended);
         }
         let reopened = MemoryStore::open(dir.path()).unwrap();
         for i in 0..200u64 {
