@@ -1,8 +1,11 @@
 //! The embedded repair queue and its worker: local mode's twin of the SQS queue and the repair Lambda.
 //!
 //! With a data directory the queue is a journal (`repair-queue.jsonl`): a message is appended and synced before
-//! `send` returns, and its completion is appended when the worker has repaired it, so a restart of
-//! `saga serve` resumes exactly the repairs that were still owed.
+//! `send` returns, and its completion is appended and synced when the worker has repaired it, so a restart of
+//! `saga serve` resumes exactly the repairs that were still owed. Syncs are shared with other sends and
+//! completions ([`saga_store::group_commit`]) and run off the queue's lock and off the async threads. A message
+//! joins the queue only once it is durable. After a failed journal write or sync, every later send fails, as a
+//! store does: the queue can no longer tell what the disk holds.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -13,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use saga_domain::events::RepairRequest;
+use saga_store::group_commit::{DurableError, GroupCommit};
 use saga_store::{InventoryStore, OrderStore};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -25,6 +29,8 @@ pub enum RepairQueueError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("repair journal {path} is unusable after an earlier failure: {why}")]
+    Broken { path: PathBuf, why: String },
     #[error("repair journal {path} line {line}: {message}")]
     Corrupt {
         path: PathBuf,
@@ -53,6 +59,10 @@ struct State {
     ready: VecDeque<Queued>,
     in_flight: usize,
     journal: Option<(PathBuf, File)>,
+    /// Entries appended to the journal so far; a sync through entry `n` makes the first `n` durable.
+    appended: u64,
+    /// Set when a journal write or sync failed.
+    broken: Option<String>,
 }
 
 /// Counters for tests, the chaos run and logs.
@@ -66,6 +76,8 @@ pub struct RepairStats {
 
 pub struct RepairQueue {
     state: Mutex<State>,
+    /// `Some` for a journaled queue.
+    commit: Option<GroupCommit>,
     notify: Notify,
     idle: Notify,
     next_id: AtomicU64,
@@ -81,6 +93,7 @@ impl RepairQueue {
     /// An in-memory queue, or a journaled one when `data_dir` is given (messages still owed are reloaded).
     pub fn open(data_dir: Option<&Path>, backoff_base: Duration) -> Result<Self, RepairQueueError> {
         let mut state = State::default();
+        let mut commit = None;
         let mut next = 0u64;
         if let Some(dir) = data_dir {
             let path = dir.join("repair-queue.jsonl");
@@ -128,11 +141,13 @@ impl RepairQueue {
                 .append(true)
                 .open(&path)
                 .map_err(io)?;
+            commit = Some(GroupCommit::new(file.try_clone().map_err(io)?));
             state.journal = Some((path, file));
         }
         let pending = state.ready.len() as u64;
         Ok(Self {
             state: Mutex::new(state),
+            commit,
             notify: Notify::new(),
             idle: Notify::new(),
             next_id: AtomicU64::new(next),
@@ -147,39 +162,79 @@ impl RepairQueue {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn append(state: &mut State, entry: &JournalEntry) -> Result<(), RepairQueueError> {
-        if let Some((path, file)) = state.journal.as_mut() {
-            let mut line = serde_json::to_vec(entry).expect("journal entries serialise");
-            line.push(b'\n');
-            let io = |source| RepairQueueError::Journal {
+    /// Appends `entry` (not yet synced: see [`RepairQueue::durable`]) and returns how many entries are appended
+    /// with it, or 0 for a queue without a journal.
+    fn append(state: &mut State, entry: &JournalEntry) -> Result<u64, RepairQueueError> {
+        let Some((path, file)) = state.journal.as_mut() else {
+            return Ok(0);
+        };
+        if let Some(why) = &state.broken {
+            return Err(RepairQueueError::Broken {
+                path: path.clone(),
+                why: why.clone(),
+            });
+        }
+        let mut line = serde_json::to_vec(entry).expect("journal entries serialise");
+        line.push(b'\n');
+        if let Err(source) = file.write_all(&line) {
+            state.broken = Some(source.to_string());
+            return Err(RepairQueueError::Journal {
                 path: path.clone(),
                 source,
-            };
-            file.write_all(&line).map_err(io)?;
-            file.sync_data().map_err(io)?;
+            });
         }
-        Ok(())
+        state.appended += 1;
+        Ok(state.appended)
+    }
+
+    /// Waits until the first `through` journal entries are on disk.
+    async fn durable(&self, through: u64) -> Result<(), RepairQueueError> {
+        let Some(commit) = self.commit.as_ref().filter(|_| through > 0) else {
+            return Ok(());
+        };
+        let appended = || {
+            let state = self.lock();
+            state.broken.is_none().then_some(state.appended)
+        };
+        let failure = match commit.durable(through, appended).await {
+            Ok(()) => return Ok(()),
+            Err(failure) => failure,
+        };
+        let mut state = self.lock();
+        let path = state
+            .journal
+            .as_ref()
+            .map(|(p, _)| p.clone())
+            .unwrap_or_default();
+        Err(match failure {
+            DurableError::Broken => RepairQueueError::Broken {
+                path,
+                why: state.broken.clone().unwrap_or_default(),
+            },
+            DurableError::Sync(source) => {
+                state.broken = Some(source.to_string());
+                RepairQueueError::Journal { path, source }
+            }
+        })
     }
 
     /// Durably queues a repair; returns its message id.
-    pub fn send(&self, message: RepairRequest) -> Result<String, RepairQueueError> {
+    pub async fn send(&self, message: RepairRequest) -> Result<String, RepairQueueError> {
         let id = format!("repair-{}", self.next_id.fetch_add(1, Ordering::SeqCst));
-        {
-            let mut state = self.lock();
-            Self::append(
-                &mut state,
-                &JournalEntry::Send {
-                    id: id.clone(),
-                    message: message.clone(),
-                },
-            )?;
-            state.ready.push_back(Queued {
+        let through = Self::append(
+            &mut self.lock(),
+            &JournalEntry::Send {
                 id: id.clone(),
-                message,
-                attempts: 0,
-                not_before: Instant::now(),
-            });
-        }
+                message: message.clone(),
+            },
+        )?;
+        self.durable(through).await?;
+        self.lock().ready.push_back(Queued {
+            id: id.clone(),
+            message,
+            attempts: 0,
+            not_before: Instant::now(),
+        });
         self.enqueued.fetch_add(1, Ordering::SeqCst);
         self.notify.notify_one();
         Ok(id)
@@ -220,15 +275,23 @@ impl RepairQueue {
         }
     }
 
-    fn finish(&self, q: Queued, ok: bool) {
-        let mut state = self.lock();
-        state.in_flight -= 1;
+    async fn finish(&self, q: Queued, ok: bool) {
         if ok {
-            if let Err(e) = Self::append(&mut state, &JournalEntry::Done { id: q.id.clone() }) {
+            let done = JournalEntry::Done { id: q.id.clone() };
+            let through = Self::append(&mut self.lock(), &done);
+            let durable = match through {
+                Ok(through) => self.durable(through).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = durable {
                 // The repair did happen; replaying it after a restart is harmless because repairs are idempotent.
                 tracing::warn!(error = %e, id = %q.id, "could not journal a finished repair");
             }
-        } else {
+        }
+        // Still in flight until its completion is on disk, so that `wait_idle` means nothing is owed.
+        let mut state = self.lock();
+        state.in_flight -= 1;
+        if !ok {
             let attempts = q.attempts + 1;
             let delay = self
                 .backoff_base
@@ -270,7 +333,7 @@ impl RepairQueue {
                             tracing::warn!(order_id = %q.message.order_id, attempts = q.attempts + 1, error = %e, "repair failed; will retry");
                         }
                     }
-                    self.finish(q, result.is_ok());
+                    self.finish(q, result.is_ok()).await;
                 }
                 Err(next_due) => {
                     let wake = async {
@@ -324,7 +387,7 @@ mod tests {
             .await
             .unwrap();
         let q = Arc::new(RepairQueue::open(None, Duration::from_millis(1)).unwrap());
-        q.send(message("o1")).unwrap();
+        q.send(message("o1")).await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let worker = tokio::spawn(q.clone().run_worker(store.clone(), store.clone(), async {
             let _ = rx.await;
@@ -340,22 +403,67 @@ mod tests {
         worker.await.unwrap();
     }
 
-    #[test]
-    fn the_journal_survives_a_restart() {
+    #[tokio::test]
+    async fn the_journal_survives_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         {
             let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
-            let first = q.send(message("o1")).unwrap();
-            q.send(message("o2")).unwrap();
+            let first = q.send(message("o1")).await.unwrap();
+            q.send(message("o2")).await.unwrap();
             let taken = q.take().unwrap();
             assert_eq!(taken.id, first);
-            q.finish(taken, true);
+            q.finish(taken, true).await;
         }
         let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
         assert_eq!(q.stats().pending, 1);
         let owed = q.take().unwrap();
         assert_eq!(owed.message.order_id, "o2");
-        let next = q.send(message("o3")).unwrap();
+        let next = q.send(message("o3")).await.unwrap();
         assert_ne!(next, owed.id, "ids are not reused after a restart");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_sends_all_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let q =
+                Arc::new(RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap());
+            let sends: Vec<_> = (0..100)
+                .map(|i| {
+                    let q = q.clone();
+                    tokio::spawn(async move { q.send(message(&format!("o{i}"))).await })
+                })
+                .collect();
+            for s in sends {
+                s.await.unwrap().unwrap();
+            }
+            let commit = q.commit.as_ref().unwrap();
+            // Every send returned, so every entry is covered by a completed sync.
+            assert_eq!(commit.synced(), q.lock().appended);
+            assert_eq!(q.stats().pending, 100);
+        }
+        let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+        assert_eq!(q.stats().pending, 100);
+    }
+
+    #[tokio::test]
+    async fn a_failed_journal_write_stops_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+        q.send(message("o1")).await.unwrap();
+        // A handle that cannot write stands in for a full or failing disk.
+        let read_only = File::open(dir.path().join("repair-queue.jsonl")).unwrap();
+        q.lock().journal.as_mut().unwrap().1 = read_only;
+        assert!(matches!(
+            q.send(message("o2")).await,
+            Err(RepairQueueError::Journal { .. })
+        ));
+        assert!(matches!(
+            q.send(message("o3")).await,
+            Err(RepairQueueError::Broken { .. })
+        ));
+        // Only the message that was durable is queued.
+        assert_eq!(q.stats().pending, 1);
+        assert_eq!(q.stats().enqueued, 1);
     }
 }

@@ -203,7 +203,7 @@ impl ExecutionResources {
                 }
             }
         };
-        match self.shared.repair.send(message) {
+        match self.shared.repair.send(message).await {
             Ok(_) if mode == Some(FaultMode::ErrorAfterCommit) => injected("error-after-commit"),
             Ok(id) => InvokeResponse::Service(json!({
                 "MessageId": id,
