@@ -2,14 +2,15 @@
 //!
 //! With a data directory the queue is a journal (`repair-queue.jsonl`): a message is appended and synced before
 //! `send` returns, and its completion is appended and synced when the worker has repaired it, so a restart of
-//! `saga serve` resumes exactly the repairs that were still owed. Syncs are shared with other sends and
+//! `saga serve` resumes exactly the repairs that were still owed. Opening rewrites the journal with just those
+//! (so it does not grow for ever) and drops a last line that a crash cut short: that send never returned. Syncs are shared with other sends and
 //! completions ([`saga_store::group_commit`]) and run off the queue's lock and off the async threads. A message
 //! joins the queue only once it is durable. After a failed journal write or sync, every later send fails, as a
 //! store does: the queue can no longer tell what the disk holds.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -80,7 +81,6 @@ pub struct RepairQueue {
     commit: Option<GroupCommit>,
     notify: Notify,
     idle: Notify,
-    next_id: AtomicU64,
     enqueued: AtomicU64,
     repaired: AtomicU64,
     failed_attempts: AtomicU64,
@@ -94,7 +94,6 @@ impl RepairQueue {
     pub fn open(data_dir: Option<&Path>, backoff_base: Duration) -> Result<Self, RepairQueueError> {
         let mut state = State::default();
         let mut commit = None;
-        let mut next = 0u64;
         if let Some(dir) = data_dir {
             let path = dir.join("repair-queue.jsonl");
             let io = |source| RepairQueueError::Journal {
@@ -102,19 +101,19 @@ impl RepairQueue {
                 source,
             };
             std::fs::create_dir_all(dir).map_err(io)?;
+            let mut owed: Vec<(String, RepairRequest)> = Vec::new();
             if path.exists() {
-                let mut owed: Vec<(String, RepairRequest)> = Vec::new();
-                for (i, line) in BufReader::new(File::open(&path).map_err(io)?)
-                    .lines()
-                    .enumerate()
-                {
-                    let line = line.map_err(io)?;
+                let text = std::fs::read_to_string(&path).map_err(io)?;
+                let lines: Vec<&str> = text.lines().collect();
+                for (i, line) in lines.iter().enumerate() {
                     if line.trim().is_empty() {
                         continue;
                     }
-                    match serde_json::from_str::<JournalEntry>(&line) {
+                    match serde_json::from_str::<JournalEntry>(line) {
                         Ok(JournalEntry::Send { id, message }) => owed.push((id, message)),
                         Ok(JournalEntry::Done { id }) => owed.retain(|(i, _)| *i != id),
+                        // A crash can cut the last line short; its send was never synced, so never answered.
+                        Err(_) if i + 1 == lines.len() => break,
                         Err(e) => {
                             return Err(RepairQueueError::Corrupt {
                                 path: path.clone(),
@@ -123,19 +122,33 @@ impl RepairQueue {
                             })
                         }
                     }
-                    next += 1;
                 }
-                let now = Instant::now();
-                state.ready = owed
-                    .into_iter()
-                    .map(|(id, message)| Queued {
-                        id,
-                        message,
-                        attempts: 0,
-                        not_before: now,
-                    })
-                    .collect();
             }
+            // Compact: the messages still owed, written whole to a new file that then replaces the old one.
+            let tmp = dir.join("repair-queue.jsonl.tmp");
+            let mut buf = Vec::new();
+            for (id, message) in &owed {
+                let entry = JournalEntry::Send {
+                    id: id.clone(),
+                    message: message.clone(),
+                };
+                serde_json::to_writer(&mut buf, &entry).expect("journal entries serialise");
+                buf.push(b'\n');
+            }
+            File::create(&tmp)
+                .and_then(|mut out| out.write_all(&buf).and_then(|()| out.sync_all()))
+                .map_err(io)?;
+            std::fs::rename(&tmp, &path).map_err(io)?;
+            let now = Instant::now();
+            state.ready = owed
+                .into_iter()
+                .map(|(id, message)| Queued {
+                    id,
+                    message,
+                    attempts: 0,
+                    not_before: now,
+                })
+                .collect();
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -150,7 +163,6 @@ impl RepairQueue {
             commit,
             notify: Notify::new(),
             idle: Notify::new(),
-            next_id: AtomicU64::new(next),
             enqueued: AtomicU64::new(pending),
             repaired: AtomicU64::new(0),
             failed_attempts: AtomicU64::new(0),
@@ -220,7 +232,9 @@ impl RepairQueue {
 
     /// Durably queues a repair; returns its message id.
     pub async fn send(&self, message: RepairRequest) -> Result<String, RepairQueueError> {
-        let id = format!("repair-{}", self.next_id.fetch_add(1, Ordering::SeqCst));
+        // A v4 id, as SQS gives: the journal is compacted on open, so a counter could not tell which ids a
+        // previous run issued.
+        let id = uuid::Uuid::new_v4().to_string();
         let through = Self::append(
             &mut self.lock(),
             &JournalEntry::Send {
@@ -420,6 +434,58 @@ mod tests {
         assert_eq!(owed.message.order_id, "o2");
         let next = q.send(message("o3")).await.unwrap();
         assert_ne!(next, owed.id, "ids are not reused after a restart");
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_dropped_and_the_journal_stays_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repair-queue.jsonl");
+        {
+            let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+            q.send(message("o1")).await.unwrap();
+            q.send(message("o2")).await.unwrap();
+        }
+        // A crash in the middle of a third send's write.
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(br#"{"op":"send","id":"torn","mess"#)
+            .unwrap();
+        drop(file);
+        {
+            let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+            assert_eq!(q.stats().pending, 2);
+            q.send(message("o3")).await.unwrap();
+        }
+        let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+        let mut owed: Vec<String> = std::iter::from_fn(|| q.take().ok())
+            .map(|m| m.message.order_id)
+            .collect();
+        owed.sort();
+        assert_eq!(owed, ["o1", "o2", "o3"]);
+    }
+
+    #[tokio::test]
+    async fn opening_keeps_only_what_is_owed_and_refuses_a_corrupt_middle() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repair-queue.jsonl");
+        {
+            let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+            for i in 0..5 {
+                q.send(message(&format!("o{i}"))).await.unwrap();
+            }
+            for _ in 0..4 {
+                let taken = q.take().unwrap();
+                q.finish(taken, true).await;
+            }
+        }
+        RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("\"o4\""), "{text}");
+        std::fs::write(&path, format!("not json\n{text}")).unwrap();
+        assert!(matches!(
+            RepairQueue::open(Some(dir.path()), Duration::from_millis(1)),
+            Err(RepairQueueError::Corrupt { line: 1, .. })
+        ));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
