@@ -3,10 +3,11 @@
 //! With a data directory the queue is a journal (`repair-queue.jsonl`): a message is appended and synced before
 //! `send` returns, and its completion is appended and synced when the worker has repaired it, so a restart of
 //! `saga serve` resumes exactly the repairs that were still owed. Opening rewrites the journal with just those
-//! (so it does not grow for ever) and drops a last line that a crash cut short: that send never returned. Syncs are shared with other sends and
-//! completions ([`saga_store::group_commit`]) and run off the queue's lock and off the async threads. A message
-//! joins the queue only once it is durable. After a failed journal write or sync, every later send fails, as a
-//! store does: the queue can no longer tell what the disk holds.
+//! (so it does not grow for ever) and drops a last line that a crash cut short: that send never returned.
+//!
+//! Syncs are shared with other sends and completions ([`saga_store::group_commit`]) and run off the queue's lock
+//! and off the async threads. A message joins the queue only once it is durable. After a failed journal write or
+//! sync, every later send fails, as a store does: the queue can no longer tell what the disk holds.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -103,7 +104,9 @@ impl RepairQueue {
             std::fs::create_dir_all(dir).map_err(io)?;
             let mut owed: Vec<(String, RepairRequest)> = Vec::new();
             if path.exists() {
-                let text = std::fs::read_to_string(&path).map_err(io)?;
+                // Lossy: a cut can split a character, and only the last line can hold one.
+                let bytes = std::fs::read(&path).map_err(io)?;
+                let text = String::from_utf8_lossy(&bytes);
                 let lines: Vec<&str> = text.lines().collect();
                 for (i, line) in lines.iter().enumerate() {
                     if line.trim().is_empty() {
@@ -445,10 +448,10 @@ mod tests {
             q.send(message("o1")).await.unwrap();
             q.send(message("o2")).await.unwrap();
         }
-        // A crash in the middle of a third send's write.
+        // A crash in the middle of a third send's write, inside a two-byte character.
+        let torn = "{\"op\":\"send\",\"id\":\"torn\",\"message\":\"é".as_bytes();
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(br#"{"op":"send","id":"torn","mess"#)
-            .unwrap();
+        file.write_all(&torn[..torn.len() - 1]).unwrap();
         drop(file);
         {
             let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -175,16 +175,18 @@ impl MemoryStore {
         std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
         let mut state = State::default();
         if path.exists() {
-            let file = File::open(&path).map_err(|e| err(e.to_string()))?;
-            for (i, line) in BufReader::new(file).lines().enumerate() {
-                let line = line.map_err(|e| err(e.to_string()))?;
+            // Lossy: a cut can split a character, and only the last line can hold one.
+            let bytes = std::fs::read(&path).map_err(|e| err(e.to_string()))?;
+            let text = String::from_utf8_lossy(&bytes);
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
                 if line.trim().is_empty() {
                     continue;
                 }
-                match serde_json::from_str::<Record>(&line) {
+                match serde_json::from_str::<Record>(line) {
                     Ok(r) => state.apply(r),
                     // A crash can cut the last line short; anything before it was synced whole.
-                    Err(_) if is_last_line(&path, i) => break,
+                    Err(_) if i + 1 == lines.len() => break,
                     Err(e) => return Err(err(format!("line {}: {e}", i + 1))),
                 }
             }
@@ -270,12 +272,6 @@ impl MemoryStore {
     pub fn all_orders(&self) -> Vec<Order> {
         self.lock().orders.values().cloned().collect()
     }
-}
-
-fn is_last_line(path: &Path, index: usize) -> bool {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().count() == index + 1)
-        .unwrap_or(false)
 }
 
 #[async_trait]
@@ -707,5 +703,26 @@ mod tests {
         assert_eq!(store.get_stock("a").await.unwrap().unwrap().available, 3);
         std::fs::write(&path, format!("garbage\n{text}")).unwrap();
         assert!(MemoryStore::open(dir.path()).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_last_line_cut_inside_a_character_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = MemoryStore::open(dir.path()).unwrap();
+            store.set_available("a", 3).await.unwrap();
+        }
+        let path = dir.path().join("store.jsonl");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let torn = "{\"kind\":\"stock\",\"sku\":\"é".as_bytes();
+        bytes.extend_from_slice(&torn[..torn.len() - 1]);
+        std::fs::write(&path, &bytes).unwrap();
+        let store = MemoryStore::open(dir.path()).unwrap();
+        assert_eq!(store.get_stock("a").await.unwrap().unwrap().available, 3);
+        // Opening compacted the journal, so the next write starts on a line of its own.
+        store.set_available("b", 1).await.unwrap();
+        drop(store);
+        let store = MemoryStore::open(dir.path()).unwrap();
+        assert_eq!(store.get_stock("b").await.unwrap().unwrap().available, 1);
     }
 }
