@@ -5,7 +5,7 @@
 //! `saga serve` resumes exactly the repairs that were still owed. Opening rewrites the journal with just those
 //! (so it does not grow for ever) and drops a last line that a crash cut short: that send never returned.
 //!
-//! Syncs are shared with other sends and completions ([`saga_store::group_commit`]) and run off the queue's lock
+//! Syncs are shared with other sends and completions ([`saga_store::journal`]) and run off the queue's lock
 //! and off the async threads. A message joins the queue only once it is durable. After a failed journal write or
 //! sync, every later send fails, as a store does: the queue can no longer tell what the disk holds.
 
@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use saga_domain::events::RepairRequest;
-use saga_store::group_commit::{DurableError, GroupCommit};
+use saga_store::journal::{self, DurableError, GroupCommit};
 use saga_store::{InventoryStore, OrderStore};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -128,7 +128,6 @@ impl RepairQueue {
                 }
             }
             // Compact: the messages still owed, written whole to a new file that then replaces the old one.
-            let tmp = dir.join("repair-queue.jsonl.tmp");
             let mut buf = Vec::new();
             for (id, message) in &owed {
                 let entry = JournalEntry::Send {
@@ -138,10 +137,7 @@ impl RepairQueue {
                 serde_json::to_writer(&mut buf, &entry).expect("journal entries serialise");
                 buf.push(b'\n');
             }
-            File::create(&tmp)
-                .and_then(|mut out| out.write_all(&buf).and_then(|()| out.sync_all()))
-                .map_err(io)?;
-            std::fs::rename(&tmp, &path).map_err(io)?;
+            journal::replace(&dir.join("repair-queue.jsonl.tmp"), &path, &buf).map_err(io)?;
             let now = Instant::now();
             state.ready = owed
                 .into_iter()

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use saga_domain::{Failure, Order, OrderLine, Reservation, StockLevel};
 
 pub mod conformance;
-pub mod group_commit;
+pub mod journal;
 pub mod memory;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,7 +8,7 @@
 //! Opening replays the journal (last record wins) and compacts it. If a journal write fails the store stops:
 //! memory would hold a change the disk does not, so every later call answers `Unavailable` rather than build on it.
 //!
-//! Syncs are shared ([`crate::group_commit`]). A call appends under the lock, releases it, then waits for a sync
+//! Syncs are shared ([`crate::journal`]). A call appends under the lock, releases it, then waits for a sync
 //! that covers everything appended so far; one `fdatasync` serves every call that appended while the previous one
 //! ran. A read waits the same way, for everything appended before it read: it may have seen a change that another
 //! call has appended but not yet synced, and must not answer with it before it is on disk.
@@ -26,7 +26,7 @@ use saga_domain::{
     Failure, Order, OrderLine, OrderStatus, Reservation, ReservationStatus, StockLevel,
 };
 
-use crate::group_commit::{DurableError, GroupCommit};
+use crate::journal::{self, DurableError, GroupCommit};
 use crate::*;
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -192,19 +192,13 @@ impl MemoryStore {
             }
         }
         // Compact: the replayed state, written whole to a new file that then replaces the old one.
-        let tmp = dir.join("store.jsonl.tmp");
-        {
-            let mut out = File::create(&tmp).map_err(|e| err(e.to_string()))?;
-            let mut buf = Vec::new();
-            for r in state.all_records() {
-                serde_json::to_writer(&mut buf, &r).expect("records serialise");
-                buf.push(b'\n');
-            }
-            out.write_all(&buf)
-                .and_then(|_| out.sync_all())
-                .map_err(|e| err(e.to_string()))?;
+        let mut buf = Vec::new();
+        for r in state.all_records() {
+            serde_json::to_writer(&mut buf, &r).expect("records serialise");
+            buf.push(b'\n');
         }
-        std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))?;
+        journal::replace(&dir.join("store.jsonl.tmp"), &path, &buf)
+            .map_err(|e| err(e.to_string()))?;
         let file = OpenOptions::new()
             .append(true)
             .open(&path)

@@ -1,5 +1,5 @@
-//! Shared syncs for an append-only journal (group commit), used by the journaled store and local mode's repair
-//! queue.
+//! What the journaled store and local mode's repair queue share: an append-only file of JSON lines, compacted
+//! on open by [`replace`], with shared syncs ([`GroupCommit`]).
 //!
 //! The owner appends a batch under its own lock and counts it. It then releases the lock and calls
 //! [`GroupCommit::durable`] with that count. If no sync done or under way covers the batch, one `fdatasync`, on a
@@ -8,8 +8,24 @@
 //! covers every batch before it too.
 
 use std::fs::File;
+use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// Replaces the journal at `path` with `contents`, durably: written to `tmp`, synced, renamed over `path`, and
+/// the directory synced. Without that last sync a power cut could bring back the old file and lose every line
+/// synced into the new one since.
+pub fn replace(tmp: &Path, path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut out = File::create(tmp)?;
+    out.write_all(contents)?;
+    out.sync_all()?;
+    std::fs::rename(tmp, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
 
 /// Why [`GroupCommit::durable`] could not make a batch durable.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +94,16 @@ impl GroupCommit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+
+    #[test]
+    fn replace_swaps_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tmp, path) = (dir.path().join("j.tmp"), dir.path().join("j"));
+        std::fs::write(&path, "old\nlines\n").unwrap();
+        replace(&tmp, &path, b"new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        assert!(!tmp.exists());
+    }
 
     #[tokio::test]
     async fn a_batch_already_covered_needs_no_sync() {
