@@ -230,7 +230,13 @@ impl RepairQueue {
     }
 
     /// Durably queues a repair; returns its message id.
-    pub async fn send(&self, message: RepairRequest) -> Result<String, RepairQueueError> {
+    ///
+    /// Once its entry is appended, the rest runs as a task of its own: a caller that stops waiting (the engine's
+    /// Task timeout) must not leave a message in the journal that the running queue never holds.
+    pub async fn send(
+        self: &Arc<Self>,
+        message: RepairRequest,
+    ) -> Result<String, RepairQueueError> {
         // A v4 id, as SQS gives: the journal is compacted on open, so a counter could not tell which ids a
         // previous run issued.
         let id = uuid::Uuid::new_v4().to_string();
@@ -241,16 +247,22 @@ impl RepairQueue {
                 message: message.clone(),
             },
         )?;
-        self.durable(through).await?;
-        self.lock().ready.push_back(Queued {
-            id: id.clone(),
-            message,
-            attempts: 0,
-            not_before: Instant::now(),
-        });
-        self.enqueued.fetch_add(1, Ordering::SeqCst);
-        self.notify.notify_one();
-        Ok(id)
+        let queue = self.clone();
+        let enqueue = async move {
+            queue.durable(through).await?;
+            queue.lock().ready.push_back(Queued {
+                id: id.clone(),
+                message,
+                attempts: 0,
+                not_before: Instant::now(),
+            });
+            queue.enqueued.fetch_add(1, Ordering::SeqCst);
+            queue.notify.notify_one();
+            Ok(id)
+        };
+        tokio::spawn(enqueue)
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
 
     pub fn stats(&self) -> RepairStats {
@@ -371,6 +383,11 @@ mod tests {
     use super::*;
     use saga_domain::{Failure, OrderLine, OrderStatus};
     use saga_store::memory::MemoryStore;
+    use std::future::Future as _;
+
+    fn open(dir: &Path) -> Arc<RepairQueue> {
+        Arc::new(RepairQueue::open(Some(dir), Duration::from_millis(1)).unwrap())
+    }
 
     fn message(id: &str) -> RepairRequest {
         RepairRequest {
@@ -420,14 +437,14 @@ mod tests {
     async fn the_journal_survives_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+            let q = open(dir.path());
             let first = q.send(message("o1")).await.unwrap();
             q.send(message("o2")).await.unwrap();
             let taken = q.take().unwrap();
             assert_eq!(taken.id, first);
             q.finish(taken, true).await;
         }
-        let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+        let q = open(dir.path());
         assert_eq!(q.stats().pending, 1);
         let owed = q.take().unwrap();
         assert_eq!(owed.message.order_id, "o2");
@@ -440,7 +457,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("repair-queue.jsonl");
         {
-            let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+            let q = open(dir.path());
             q.send(message("o1")).await.unwrap();
             q.send(message("o2")).await.unwrap();
         }
@@ -450,11 +467,11 @@ mod tests {
         file.write_all(&torn[..torn.len() - 1]).unwrap();
         drop(file);
         {
-            let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+            let q = open(dir.path());
             assert_eq!(q.stats().pending, 2);
             q.send(message("o3")).await.unwrap();
         }
-        let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+        let q = open(dir.path());
         let mut owed: Vec<String> = std::iter::from_fn(|| q.take().ok())
             .map(|m| m.message.order_id)
             .collect();
@@ -467,7 +484,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("repair-queue.jsonl");
         {
-            let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+            let q = open(dir.path());
             for i in 0..5 {
                 q.send(message(&format!("o{i}"))).await.unwrap();
             }
@@ -476,7 +493,7 @@ mod tests {
                 q.finish(taken, true).await;
             }
         }
-        RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+        open(dir.path());
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(text.contains("\"o4\""), "{text}");
@@ -485,6 +502,25 @@ mod tests {
             RepairQueue::open(Some(dir.path()), Duration::from_millis(1)),
             Err(RepairQueueError::Corrupt { line: 1, .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_send_whose_caller_stops_waiting_still_joins_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = open(dir.path());
+        // Polled once, past the append, then dropped, as the engine drops a Task that timed out.
+        let mut send = Box::pin(q.send(message("o1")));
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(send.as_mut().poll(cx))).await;
+        assert!(first.is_pending(), "the send finished on its first poll");
+        drop(send);
+        for _ in 0..500 {
+            if q.stats().pending == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(q.stats().pending, 1);
+        assert_eq!(q.stats().enqueued, 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -507,14 +543,14 @@ mod tests {
             assert_eq!(commit.synced(), q.lock().appended);
             assert_eq!(q.stats().pending, 100);
         }
-        let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+        let q = open(dir.path());
         assert_eq!(q.stats().pending, 100);
     }
 
     #[tokio::test]
     async fn a_failed_journal_write_stops_the_queue() {
         let dir = tempfile::tempdir().unwrap();
-        let q = RepairQueue::open(Some(dir.path()), Duration::from_millis(1)).unwrap();
+        let q = open(dir.path());
         q.send(message("o1")).await.unwrap();
         // A handle that cannot write stands in for a full or failing disk.
         let read_only = File::open(dir.path().join("repair-queue.jsonl")).unwrap();
