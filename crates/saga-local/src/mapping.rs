@@ -35,7 +35,10 @@ fn keyed(input: &Value) -> bool {
         .is_some_and(|k| !k.is_empty())
 }
 
-fn pending(keyed: bool, kind: &str, title: &str, detail: String) -> Answer {
+fn pending(keyed: bool, kind: &str, title: &str, mut detail: String) -> Answer {
+    if keyed {
+        detail.push_str(KEY_OUTCOME_UNKNOWN);
+    }
     let mut body = json!({
         "type": format!("/problems/{kind}"),
         "title": title,
@@ -44,7 +47,6 @@ fn pending(keyed: bool, kind: &str, title: &str, detail: String) -> Answer {
         "compensation": "pending",
     });
     if keyed {
-        body["detail"] = json!(format!("{detail}{KEY_OUTCOME_UNKNOWN}"));
         body["idempotencyKeyOutcome"] = json!("unknown");
     }
     Answer {
