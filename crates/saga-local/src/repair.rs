@@ -103,30 +103,21 @@ impl RepairQueue {
             };
             std::fs::create_dir_all(dir).map_err(io)?;
             let mut owed: Vec<(String, RepairRequest)> = Vec::new();
-            if path.exists() {
-                // Lossy: a cut can split a character, and only the last line can hold one.
-                let bytes = std::fs::read(&path).map_err(io)?;
-                let text = String::from_utf8_lossy(&bytes);
-                let lines: Vec<&str> = text.lines().collect();
-                for (i, line) in lines.iter().enumerate() {
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    match serde_json::from_str::<JournalEntry>(line) {
-                        Ok(JournalEntry::Send { id, message }) => owed.push((id, message)),
-                        Ok(JournalEntry::Done { id }) => owed.retain(|(i, _)| *i != id),
-                        // A crash can cut the last line short; its send was never synced, so never answered.
-                        Err(_) if i + 1 == lines.len() => break,
-                        Err(e) => {
-                            return Err(RepairQueueError::Corrupt {
-                                path: path.clone(),
-                                line: i + 1,
-                                message: e.to_string(),
-                            })
-                        }
-                    }
-                }
-            }
+            journal::replay(&path, |entry| match entry {
+                JournalEntry::Send { id, message } => owed.push((id, message)),
+                JournalEntry::Done { id } => owed.retain(|(i, _)| *i != id),
+            })
+            .map_err(|e| match e {
+                journal::ReplayError::Io(source) => RepairQueueError::Journal {
+                    path: path.clone(),
+                    source,
+                },
+                journal::ReplayError::Corrupt { line, message } => RepairQueueError::Corrupt {
+                    path: path.clone(),
+                    line,
+                    message,
+                },
+            })?;
             // Compact: the messages still owed, written whole to a new file that then replaces the old one.
             let mut buf = Vec::new();
             for (id, message) in &owed {

@@ -1,5 +1,5 @@
-//! What the journaled store and local mode's repair queue share: an append-only file of JSON lines, compacted
-//! on open by [`replace`], with shared syncs ([`GroupCommit`]).
+//! What the journaled store and local mode's repair queue share: an append-only file of JSON lines, read back
+//! by [`replay`], compacted on open by [`replace`], with shared syncs ([`GroupCommit`]).
 //!
 //! The owner appends a batch under its own lock and counts it. It then releases the lock and calls
 //! [`GroupCommit::durable`] with that count. If no sync done or under way covers the batch, one `fdatasync`, on a
@@ -12,6 +12,49 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+/// Why [`replay`] could not read a journal back.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A line before the last is not an entry: damage that no crash explains.
+    #[error("line {line}: {message}")]
+    Corrupt { line: usize, message: String },
+}
+
+/// Hands every entry of the journal at `path` to `apply`, in order; a missing journal has none. A last line
+/// that does not parse is dropped: a crash cut it short, so its write was never synced and never answered.
+/// Such a cut can split a character, so the text is decoded lossily; only the last line can hold the damage.
+pub fn replay<T: DeserializeOwned>(
+    path: &Path,
+    mut apply: impl FnMut(T),
+) -> Result<(), ReplayError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let bytes = std::fs::read(path)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<T>(line) {
+            Ok(entry) => apply(entry),
+            Err(_) if i + 1 == lines.len() => break,
+            Err(e) => {
+                return Err(ReplayError::Corrupt {
+                    line: i + 1,
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Replaces the journal at `path` with `contents`, durably: written to `tmp`, synced, renamed over `path`, and
 /// the directory synced. Without that last sync a power cut could bring back the old file and lose every line

@@ -174,23 +174,7 @@ impl MemoryStore {
         };
         std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
         let mut state = State::default();
-        if path.exists() {
-            // Lossy: a cut can split a character, and only the last line can hold one.
-            let bytes = std::fs::read(&path).map_err(|e| err(e.to_string()))?;
-            let text = String::from_utf8_lossy(&bytes);
-            let lines: Vec<&str> = text.lines().collect();
-            for (i, line) in lines.iter().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match serde_json::from_str::<Record>(line) {
-                    Ok(r) => state.apply(r),
-                    // A crash can cut the last line short; anything before it was synced whole.
-                    Err(_) if i + 1 == lines.len() => break,
-                    Err(e) => return Err(err(format!("line {}: {e}", i + 1))),
-                }
-            }
-        }
+        journal::replay(&path, |r: Record| state.apply(r)).map_err(|e| err(e.to_string()))?;
         // Compact: the replayed state, written whole to a new file that then replaces the old one.
         let mut buf = Vec::new();
         for r in state.all_records() {
