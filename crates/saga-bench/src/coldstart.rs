@@ -229,7 +229,8 @@ pub async fn run(opts: &ColdStartOptions) -> Result<Vec<Row>, BenchError> {
         }
         hello_all.extend_from_slice(&h_ms);
         let f_size = size(path);
-        let (what, ratio) = if *name == STORE_FLOOR {
+        let floor = *name == STORE_FLOOR;
+        let (what, ratio) = if floor {
             (
                 format!("`{name}` (hello-lambda + `DynamoStore::from_env`): spawn → first `/next`"),
                 "start-up time vs hello-lambda: the floor for a function that opens the store",
@@ -252,7 +253,7 @@ pub async fn run(opts: &ColdStartOptions) -> Result<Vec<Row>, BenchError> {
             ),
         )
         .ratio(median_ratio(&f_ms, &h_ms), ratio);
-        rows.push(if *name == STORE_FLOOR {
+        rows.push(if floor {
             row
         } else {
             row.target(|r| r <= 1.2, "≤ 1.2×")
