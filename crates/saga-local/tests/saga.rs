@@ -25,6 +25,15 @@ async fn server() -> RunningServer {
     .expect("server starts")
 }
 
+/// A fault-injecting server, a client for it, and a fresh SKU holding `available` units.
+async fn stocked(available: u64) -> (RunningServer, Client, String) {
+    let s = server().await;
+    let c = Client::new(&s);
+    let sku = unique("sku");
+    c.put_stock(&sku, available).await;
+    (s, c, sku)
+}
+
 struct Answer {
     status: u16,
     headers: reqwest::header::HeaderMap,
@@ -180,6 +189,11 @@ async fn level(server: &RunningServer, sku: &str) -> (u64, u64) {
     (l.available, l.reserved)
 }
 
+/// The JSON body of a GET.
+async fn get_json(url: String) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
 /// Lets late writes land (a `late-commit` step sleeps past its deadline), then finishes owed repairs.
 async fn settle(server: &RunningServer) {
     tokio::time::sleep(Duration::from_secs_f64(2.5 * TIME_SCALE + 0.3)).await;
@@ -188,10 +202,7 @@ async fn settle(server: &RunningServer) {
 
 #[tokio::test]
 async fn a_successful_saga_confirms_and_reserves() {
-    let s = server().await;
-    let c = Client::new(&s);
-    let sku = unique("sku");
-    c.put_stock(&sku, 10).await;
+    let (s, c, sku) = stocked(10).await;
     let a = c.order(&body(&sku, 3), None, None).await;
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(a.body["status"], "CONFIRMED");
@@ -199,19 +210,9 @@ async fn a_successful_saga_confirms_and_reserves() {
     assert_eq!(a.headers["location"], format!("/orders/{id}").as_str());
     assert!(a.headers.contains_key("x-saga-execution"));
     assert_atomic(&s, &a, &[(&sku, 10)]).await;
-    let stock: Value = reqwest::get(format!("{}/inventory/{sku}", s.url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stock: Value = get_json(format!("{}/inventory/{sku}", s.url())).await;
     assert_eq!(stock, json!({"sku": sku, "available": 7, "reserved": 3}));
-    let order: Value = reqwest::get(format!("{}/orders/{id}", s.url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let order: Value = get_json(format!("{}/orders/{id}", s.url())).await;
     assert_eq!(order["status"], "CONFIRMED");
     s.shutdown().await.unwrap();
 }
@@ -229,33 +230,15 @@ async fn insufficient_stock_is_409_and_the_order_is_cancelled() {
     assert_eq!(a.body["type"], "/problems/insufficient-stock");
     assert_eq!(a.body["compensation"], "completed");
     let id = a.body["orderId"].as_str().unwrap();
-    let order: Value = reqwest::get(format!("{}/orders/{id}", s.url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let order: Value = get_json(format!("{}/orders/{id}", s.url())).await;
     assert_eq!(order["status"], "CANCELLED");
     assert_atomic(&s, &a, &[(&a_sku, 10), (&b_sku, 1)]).await;
-    assert_eq!(
-        s.app
-            .shared
-            .inventory
-            .get_stock(&a_sku)
-            .await
-            .unwrap()
-            .unwrap()
-            .available,
-        10
-    );
+    assert_eq!(level(&s, &a_sku).await.0, 10);
 }
 
 #[tokio::test]
 async fn invalid_input_is_400_and_starts_nothing() {
-    let s = server().await;
-    let c = Client::new(&s);
-    let sku = unique("sku");
-    c.put_stock(&sku, 5).await;
+    let (s, c, sku) = stocked(5).await;
     for bad in [
         json!({"customerId": "c", "items": []}),
         json!({"customerId": "c", "items": [{"sku": sku, "quantity": 0}]}),
@@ -272,17 +255,7 @@ async fn invalid_input_is_400_and_starts_nothing() {
         assert_eq!(a.body["compensation"], "not-needed");
     }
     assert!(s.app.store.all_orders().is_empty(), "nothing written");
-    assert_eq!(
-        s.app
-            .shared
-            .inventory
-            .get_stock(&sku)
-            .await
-            .unwrap()
-            .unwrap()
-            .reserved,
-        0
-    );
+    assert_eq!(level(&s, &sku).await.1, 0);
 }
 
 /// What the client must get for a fault on a forward step: (mode, expected status).
@@ -439,10 +412,7 @@ async fn a_lost_execution_answers_500_pending_and_the_sweeper_finishes_it() {
 
 #[tokio::test]
 async fn a_replay_of_a_swept_order_answers_that_it_was_cancelled() {
-    let s = server().await;
-    let c = Client::new(&s);
-    let sku = unique("sku");
-    c.put_stock(&sku, 5).await;
+    let (s, c, sku) = stocked(5).await;
     let key = unique("key");
     let lost = c
         .order(&body(&sku, 2), Some(&key), Some("reserve-stock=abort"))
@@ -482,10 +452,7 @@ async fn a_replay_of_a_swept_order_answers_that_it_was_cancelled() {
 
 #[tokio::test]
 async fn a_replay_that_cannot_read_its_key_says_so_and_denies_nothing() {
-    let s = server().await;
-    let c = Client::new(&s);
-    let sku = unique("sku");
-    c.put_stock(&sku, 10).await;
+    let (s, c, sku) = stocked(10).await;
     let key = unique("key");
     let first = c.order(&body(&sku, 2), Some(&key), None).await;
     assert_eq!(first.status, 201, "{}", first.body);
@@ -515,28 +482,14 @@ async fn a_replay_that_cannot_read_its_key_says_so_and_denies_nothing() {
 
 #[tokio::test]
 async fn an_idempotent_replay_gives_the_same_answer_and_one_order() {
-    let s = server().await;
-    let c = Client::new(&s);
-    let sku = unique("sku");
-    c.put_stock(&sku, 10).await;
+    let (s, c, sku) = stocked(10).await;
     let key = unique("key");
     let first = c.order(&body(&sku, 2), Some(&key), None).await;
     let second = c.order(&body(&sku, 2), Some(&key), None).await;
     assert_eq!((first.status, second.status), (201, 201));
     assert_eq!(first.body, second.body);
     assert_eq!(first.headers["location"], second.headers["location"]);
-    assert_eq!(
-        s.app
-            .shared
-            .inventory
-            .get_stock(&sku)
-            .await
-            .unwrap()
-            .unwrap()
-            .reserved,
-        2,
-        "reserved once"
-    );
+    assert_eq!(level(&s, &sku).await.1, 2, "reserved once");
     let reused = c.order(&body(&sku, 3), Some(&key), None).await;
     assert_eq!(reused.status, 422, "{}", reused.body);
     assert_eq!(reused.body["type"], "/problems/idempotency-key-reused");
@@ -545,10 +498,7 @@ async fn an_idempotent_replay_gives_the_same_answer_and_one_order() {
 
 #[tokio::test]
 async fn a_replay_after_a_failure_gives_the_same_failure() {
-    let s = server().await;
-    let c = Client::new(&s);
-    let sku = unique("sku");
-    c.put_stock(&sku, 1).await;
+    let (_s, c, sku) = stocked(1).await;
     let key = unique("key");
     let first = c.order(&body(&sku, 2), Some(&key), None).await;
     assert_eq!(first.status, 409);
@@ -593,10 +543,8 @@ async fn concurrent_orders_for_one_sku_never_oversell() {
 
 #[tokio::test]
 async fn concurrent_identical_requests_make_one_order() {
-    let s = server().await;
-    let c = Arc::new(Client::new(&s));
-    let sku = unique("sku");
-    c.put_stock(&sku, 100).await;
+    let (s, c, sku) = stocked(100).await;
+    let c = Arc::new(c);
     let key = unique("key");
     let runs = (0..50).map(|_| {
         let c = c.clone();
@@ -610,17 +558,7 @@ async fn concurrent_identical_requests_make_one_order() {
         assert_eq!(a.body, first.body, "identical answers");
     }
     assert_eq!(s.app.store.all_orders().len(), 1, "one order");
-    assert_eq!(
-        s.app
-            .shared
-            .inventory
-            .get_stock(&sku)
-            .await
-            .unwrap()
-            .unwrap()
-            .reserved,
-        1
-    );
+    assert_eq!(level(&s, &sku).await.1, 1);
 }
 
 #[tokio::test]
@@ -707,17 +645,7 @@ async fn with_a_data_dir_orders_stock_and_owed_repairs_survive_a_restart() {
             .await;
         assert_eq!((ok.status, bad.status), (201, 500), "{}", bad.body);
         assert_eq!(s.app.shared.repair.stats().pending, 1);
-        assert_eq!(
-            s.app
-                .shared
-                .inventory
-                .get_stock(&sku)
-                .await
-                .unwrap()
-                .unwrap()
-                .reserved,
-            5
-        );
+        assert_eq!(level(&s, &sku).await.1, 5);
         s.shutdown().await.unwrap();
         (ok, bad)
     };
@@ -728,16 +656,12 @@ async fn with_a_data_dir_orders_stock_and_owed_repairs_survive_a_restart() {
     .await
     .unwrap();
     s.app.shared.repair.wait_idle().await;
-    let order: Value = reqwest::get(format!(
+    let order: Value = get_json(format!(
         "{}/orders/{}",
         s.url(),
         confirmed.body["orderId"].as_str().unwrap()
     ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(order["status"], "CONFIRMED", "the confirmed order survived");
     assert_atomic(&s, &pending, &[(&sku, 10)]).await;
     assert_eq!(
@@ -750,10 +674,7 @@ async fn with_a_data_dir_orders_stock_and_owed_repairs_survive_a_restart() {
 
 #[tokio::test]
 async fn the_aws_sdk_runs_the_saga_through_the_step_functions_api() {
-    let s = server().await;
-    let c = Client::new(&s);
-    let sku = unique("sku");
-    c.put_stock(&sku, 4).await;
+    let (s, _c, sku) = stocked(4).await;
     let sfn = sfn_api::client::local_client(&s.url());
     let machines = sfn.list_state_machines().send().await.unwrap();
     let arn = machines.state_machines()[0].state_machine_arn().to_string();
@@ -794,10 +715,7 @@ async fn the_aws_sdk_runs_the_saga_through_the_step_functions_api() {
 /// the saga answers 201; a replay of the same key, which only reads, agrees; nothing is ever undone.
 #[tokio::test]
 async fn a_confirm_that_landed_is_final_and_answers_success() {
-    let s = server().await;
-    let c = Client::new(&s);
-    let sku = unique("sku");
-    c.put_stock(&sku, 5).await;
+    let (s, c, sku) = stocked(5).await;
     let key = unique("key");
     let a = c
         .order(
