@@ -253,6 +253,43 @@ impl DynamoStore {
         }
     }
 
+    /// One conditional UpdateItem of an order: the order as written or, when the condition refused it, the
+    /// order as found.
+    async fn update_order(
+        &self,
+        order_id: &str,
+        update: &str,
+        condition: &str,
+        expr: &Expr,
+    ) -> StoreResult<OrderUpdate> {
+        let table = &self.tables.orders;
+        let res = self
+            .client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(key(ORDER_ID, order_id)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match res {
+            Ok(out) => {
+                return Ok(OrderUpdate::Written(order_from_item(
+                    &out.attributes.unwrap_or_default(),
+                )?))
+            }
+            Err(e) => update_refusal(&format!("UpdateItem {table}"), e)?,
+        };
+        Ok(match self.found(old, table, ORDER_ID, order_id).await? {
+            Some(item) => OrderUpdate::Refused(order_from_item(&item)?),
+            None => OrderUpdate::Absent,
+        })
+    }
+
     /// Before a refused transaction is reported as `Unavailable`, reads every item it named with an
     /// unexplained reason, so that data this code did not write is reported as `Corrupt` instead of retried.
     async fn diagnose(
@@ -293,6 +330,15 @@ enum Insert {
     Found(Item),
     /// Refused, but the item was deleted before we could read it; the caller may try again.
     Vanished,
+}
+
+/// What a conditional update of an order came to.
+enum OrderUpdate {
+    Written(Order),
+    /// Refused: the order as it stands.
+    Refused(Order),
+    /// Refused: there is no such order.
+    Absent,
 }
 
 /// Placeholders for one expression. DynamoDB rejects a request that declares a name or value its
@@ -501,7 +547,6 @@ impl OrderStore for DynamoStore {
     }
 
     async fn confirm_order(&self, order_id: &str, now_ms: i64) -> StoreResult<ConfirmOutcome> {
-        let table = &self.tables.orders;
         let expr = Expr::new()
             .name(STATUS)
             .name(UPDATED_AT)
@@ -511,35 +556,19 @@ impl OrderStore for DynamoStore {
             .value(":true", AttributeValue::Bool(true))
             .value(":now", n(now_ms));
         for _ in 0..MAX_ROUNDS {
-            let res = self
-                .client
-                .update_item()
-                .table_name(table)
-                .set_key(Some(key(ORDER_ID, order_id)))
-                .update_expression("SET #status = :confirmed, #updatedAt = :now")
-                .condition_expression(
+            let old = match self
+                .update_order(
+                    order_id,
+                    "SET #status = :confirmed, #updatedAt = :now",
                     "#status = :pending AND (attribute_not_exists(#fenced) OR #fenced <> :true)",
+                    &expr,
                 )
-                .set_expression_attribute_names(expr.names())
-                .set_expression_attribute_values(expr.values())
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
-            let old = match res {
-                Ok(out) => {
-                    return Ok(ConfirmOutcome::Confirmed(order_from_item(
-                        &out.attributes.unwrap_or_default(),
-                    )?))
-                }
-                Err(e) => update_refusal(&format!("UpdateItem {table}"), e)?,
+                .await?
+            {
+                OrderUpdate::Written(order) => return Ok(ConfirmOutcome::Confirmed(order)),
+                OrderUpdate::Absent => return Ok(ConfirmOutcome::NotFound),
+                OrderUpdate::Refused(old) => old,
             };
-            let Some(old) = self.found(old, table, ORDER_ID, order_id).await? else {
-                return Ok(ConfirmOutcome::NotFound);
-            };
-            let old = order_from_item(&old)?;
             match old.status {
                 OrderStatus::Pending if old.fenced => return Ok(ConfirmOutcome::Fenced(old)),
                 // Someone wrote it back to PENDING after the refusal; try again.
@@ -552,7 +581,6 @@ impl OrderStore for DynamoStore {
     }
 
     async fn fence_order(&self, order_id: &str, now_ms: i64) -> StoreResult<FenceOutcome> {
-        let table = &self.tables.orders;
         let expr = Expr::new()
             .name(STATUS)
             .name(UPDATED_AT)
@@ -560,34 +588,21 @@ impl OrderStore for DynamoStore {
             .value(":pending", s(OrderStatus::Pending.as_str()))
             .value(":true", AttributeValue::Bool(true))
             .value(":now", n(now_ms));
-        let res = self
-            .client
-            .update_item()
-            .table_name(table)
-            .set_key(Some(key(ORDER_ID, order_id)))
-            .update_expression("SET #fenced = :true, #updatedAt = :now")
-            // Same condition as confirm's, negated on the flag: of a racing confirm and fence, exactly one wins.
-            .condition_expression(
+        let old = match self
+            .update_order(
+                order_id,
+                "SET #fenced = :true, #updatedAt = :now",
+                // Same condition as confirm's, negated on the flag: of a racing confirm and fence, exactly one
+                // wins.
                 "#status = :pending AND (attribute_not_exists(#fenced) OR #fenced <> :true)",
+                &expr,
             )
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let old = match res {
-            Ok(out) => {
-                return Ok(FenceOutcome::Fenced(order_from_item(
-                    &out.attributes.unwrap_or_default(),
-                )?))
-            }
-            Err(e) => update_refusal(&format!("UpdateItem {table}"), e)?,
+            .await?
+        {
+            OrderUpdate::Written(order) => return Ok(FenceOutcome::Fenced(order)),
+            OrderUpdate::Absent => return Ok(FenceOutcome::NotFound),
+            OrderUpdate::Refused(old) => old,
         };
-        let Some(old) = self.found(old, table, ORDER_ID, order_id).await? else {
-            return Ok(FenceOutcome::NotFound);
-        };
-        let old = order_from_item(&old)?;
         // Every state but an unfenced PENDING one is final for the fence, so no second round is needed.
         Ok(match old.status {
             OrderStatus::Pending if old.fenced => FenceOutcome::AlreadyFenced(old),
@@ -621,55 +636,38 @@ impl OrderStore for DynamoStore {
             set.push_str(", #failure = if_not_exists(#failure, :failure)");
         }
         for _ in 0..MAX_ROUNDS {
-            let res = self
-                .client
-                .update_item()
-                .table_name(table)
-                .set_key(Some(key(ORDER_ID, order_id)))
-                .update_expression(&set)
-                // Only PENDING may be cancelled: CONFIRMED is final, and naming the one status rather than
-                // excluding others leaves an item with a status this code never writes untouched.
-                .condition_expression("#status = :pending")
-                .set_expression_attribute_names(cancel.names())
-                .set_expression_attribute_values(cancel.values())
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
-            let old = match res {
-                Ok(out) => {
-                    return Ok(CancelOutcome::Cancelled(order_from_item(
-                        &out.attributes.unwrap_or_default(),
-                    )?))
-                }
-                Err(e) => update_refusal(&format!("UpdateItem {table}"), e)?,
-            };
-            let Some(old) = self.found(old, table, ORDER_ID, order_id).await? else {
-                let tombstone = Order {
-                    order_id: order_id.to_string(),
-                    status: OrderStatus::Cancelled,
-                    customer_id: String::new(),
-                    items: Vec::new(),
-                    created_at: now_ms,
-                    updated_at: now_ms,
-                    idempotency_key: None,
-                    request_hash: None,
-                    failure: failure.cloned(),
-                    tombstone: true,
-                    fenced: false,
-                };
-                match self
-                    .put_if_absent(table, ORDER_ID, order_to_item(&tombstone))
-                    .await?
-                {
-                    Insert::Written => return Ok(CancelOutcome::Tombstoned),
-                    // The order was created meanwhile: cancel it in the next round.
-                    Insert::Found(_) | Insert::Vanished => continue,
+            // Only PENDING may be cancelled: CONFIRMED is final, and naming the one status rather than
+            // excluding others leaves an item with a status this code never writes untouched.
+            let old = match self
+                .update_order(order_id, &set, "#status = :pending", &cancel)
+                .await?
+            {
+                OrderUpdate::Written(order) => return Ok(CancelOutcome::Cancelled(order)),
+                OrderUpdate::Refused(old) => old,
+                OrderUpdate::Absent => {
+                    let tombstone = Order {
+                        order_id: order_id.to_string(),
+                        status: OrderStatus::Cancelled,
+                        customer_id: String::new(),
+                        items: Vec::new(),
+                        created_at: now_ms,
+                        updated_at: now_ms,
+                        idempotency_key: None,
+                        request_hash: None,
+                        failure: failure.cloned(),
+                        tombstone: true,
+                        fenced: false,
+                    };
+                    match self
+                        .put_if_absent(table, ORDER_ID, order_to_item(&tombstone))
+                        .await?
+                    {
+                        Insert::Written => return Ok(CancelOutcome::Tombstoned),
+                        // The order was created meanwhile: cancel it in the next round.
+                        Insert::Found(_) | Insert::Vanished => continue,
+                    }
                 }
             };
-            let old = order_from_item(&old)?;
             match old.status {
                 OrderStatus::Confirmed => return Ok(CancelOutcome::Confirmed(old)),
                 // Written back to PENDING after the refusal (a create racing its tombstone); try again.
