@@ -92,6 +92,24 @@ impl Order {
             fenced: false,
         }
     }
+
+    /// The CANCELLED record a compensation leaves for an id that was never created, so that a create landing
+    /// late finds it and cannot bring the order to life.
+    pub fn tombstone(order_id: &str, failure: Option<Failure>, now_ms: i64) -> Self {
+        Self {
+            order_id: order_id.to_string(),
+            status: OrderStatus::Cancelled,
+            customer_id: String::new(),
+            items: Vec::new(),
+            created_at: now_ms,
+            updated_at: now_ms,
+            idempotency_key: None,
+            request_hash: None,
+            failure,
+            tombstone: true,
+            fenced: false,
+        }
+    }
 }
 
 /// System B's per-sku counters. `available + reserved` only changes through `PUT /inventory/{sku}`.

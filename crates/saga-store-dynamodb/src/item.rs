@@ -354,19 +354,7 @@ mod tests {
 
     #[test]
     fn order_round_trips_as_a_bare_tombstone() {
-        let o = Order {
-            order_id: "t".into(),
-            status: OrderStatus::Cancelled,
-            customer_id: String::new(),
-            items: vec![],
-            created_at: 5,
-            updated_at: 5,
-            idempotency_key: None,
-            request_hash: None,
-            failure: None,
-            tombstone: true,
-            fenced: false,
-        };
+        let o = Order::tombstone("t", None, 5);
         let item = order_to_item(&o);
         assert!(
             !item.contains_key(FAILURE)

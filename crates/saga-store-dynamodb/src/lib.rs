@@ -645,19 +645,7 @@ impl OrderStore for DynamoStore {
                 OrderUpdate::Written(order) => return Ok(CancelOutcome::Cancelled(order)),
                 OrderUpdate::Refused(old) => old,
                 OrderUpdate::Absent => {
-                    let tombstone = Order {
-                        order_id: order_id.to_string(),
-                        status: OrderStatus::Cancelled,
-                        customer_id: String::new(),
-                        items: Vec::new(),
-                        created_at: now_ms,
-                        updated_at: now_ms,
-                        idempotency_key: None,
-                        request_hash: None,
-                        failure: failure.cloned(),
-                        tombstone: true,
-                        fenced: false,
-                    };
+                    let tombstone = Order::tombstone(order_id, failure.cloned(), now_ms);
                     match self
                         .put_if_absent(table, ORDER_ID, order_to_item(&tombstone))
                         .await?

@@ -354,19 +354,7 @@ impl OrderStore for MemoryStore {
                 None => {
                     s.orders.insert(
                         order_id.to_string(),
-                        Order {
-                            order_id: order_id.to_string(),
-                            status: OrderStatus::Cancelled,
-                            customer_id: String::new(),
-                            items: Vec::new(),
-                            created_at: now_ms,
-                            updated_at: now_ms,
-                            idempotency_key: None,
-                            request_hash: None,
-                            failure: failure.cloned(),
-                            tombstone: true,
-                            fenced: false,
-                        },
+                        Order::tombstone(order_id, failure.cloned(), now_ms),
                     );
                     CancelOutcome::Tombstoned
                 }
