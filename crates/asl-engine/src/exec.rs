@@ -243,7 +243,19 @@ struct Env<'a> {
     input_skip: usize,
 }
 
-impl Env<'_> {
+impl<'a> Env<'a> {
+    /// The environment of a state's own fields: no retry count, no Map item, paths from the top.
+    fn new(run: &'a Run, st: &'a StateCtx<'a>, vars: &'a Vars) -> Self {
+        Self {
+            run,
+            st,
+            vars,
+            retry: None,
+            item: None,
+            input_skip: 0,
+        }
+    }
+
     fn resolve(&self, path: &JsonPath, input: &Value) -> Result<Value, String> {
         match &path.root {
             Root::Input if self.input_skip > 0 => {
@@ -656,14 +668,7 @@ async fn run_state(
     };
     match &state.kind {
         Kind::Pass { result } => {
-            let env = Env {
-                run,
-                st: &st,
-                vars,
-                retry: None,
-                item: None,
-                input_skip: 0,
-            };
+            let env = Env::new(run, &st, vars);
             let eff = env.select(&state.input_path, &raw)?;
             let eff = match &state.parameters {
                 Some(p) => Cow::Owned(env.template(p, &eff)?),
@@ -681,28 +686,14 @@ async fn run_state(
             Ok(finish(state, out))
         }
         Kind::Succeed => {
-            let env = Env {
-                run,
-                st: &st,
-                vars,
-                retry: None,
-                item: None,
-                input_skip: 0,
-            };
+            let env = Env::new(run, &st, vars);
             let eff = env.select_owned(&state.input_path, raw)?;
             let out = env.select_owned(&state.output_path, eff)?;
             exited(&out);
             Ok(Step::End(out))
         }
         Kind::Fail { error, cause } => {
-            let env = Env {
-                run,
-                st: &st,
-                vars,
-                retry: None,
-                item: None,
-                input_skip: 0,
-            };
+            let env = Env::new(run, &st, vars);
             let eval = |src: &Option<ErrorSource>,
                         field: &str|
              -> Result<Option<String>, Failure> {
@@ -727,14 +718,7 @@ async fn run_state(
             Err(Failure::Error { error, cause })
         }
         Kind::Choice { rules, default } => {
-            let env = Env {
-                run,
-                st: &st,
-                vars,
-                retry: None,
-                item: None,
-                input_skip: 0,
-            };
+            let env = Env::new(run, &st, vars);
             let eff = env.select_owned(&state.input_path, raw)?;
             let mut chosen: Option<&ChoiceRule> = None;
             for rule in rules {
@@ -767,14 +751,7 @@ async fn run_state(
             Ok(Step::Next(next, out))
         }
         Kind::Wait(spec) => {
-            let env = Env {
-                run,
-                st: &st,
-                vars,
-                retry: None,
-                item: None,
-                input_skip: 0,
-            };
+            let env = Env::new(run, &st, vars);
             let eff = env.select_owned(&state.input_path, raw)?;
             let secs = wait_seconds(run, &st, spec, &eff)?;
             if secs > 0.0 {
@@ -902,12 +879,8 @@ async fn run_with_recovery(
         match attempt {
             Ok((selected, new_vars)) => {
                 let env = Env {
-                    run,
-                    st,
-                    vars,
                     retry: matches!(state.kind, Kind::Task(_)).then_some(retry_count),
-                    item: None,
-                    input_skip: 0,
+                    ..Env::new(run, st, vars)
                 };
                 let out = apply_result_path(&state.result_path, raw, selected)?;
                 let out = env.select_owned(&state.output_path, out)?;
@@ -960,14 +933,7 @@ fn catch(
         "Error": error.unwrap_or_default(),
         "Cause": cause.unwrap_or_default(),
     });
-    let env = Env {
-        run,
-        st,
-        vars,
-        retry: None,
-        item: None,
-        input_skip: 0,
-    };
+    let env = Env::new(run, st, vars);
     let new_vars = assign_values(&env, &catcher.assign, &error_output)?;
     let out = apply_result_path(&catcher.result_path, raw, error_output)?;
     commit_vars(vars, new_vars);
@@ -989,12 +955,8 @@ async fn attempt(
 ) -> Result<(Value, Option<Map<String, Value>>), Failure> {
     let retry = matches!(state.kind, Kind::Task(_)).then_some(retry_count);
     let env = Env {
-        run,
-        st,
-        vars,
         retry,
-        item: None,
-        input_skip: 0,
+        ..Env::new(run, st, vars)
     };
     let after_input = env.select(&state.input_path, raw)?;
     let mut result = match &state.kind {
@@ -1427,12 +1389,8 @@ async fn run_map(
         inputs.push(match &map.item_selector {
             Some(sel) => {
                 let item_env = Env {
-                    run,
-                    st,
-                    vars: env.vars,
-                    retry: None,
                     item: Some((i, item)),
-                    input_skip: 0,
+                    ..Env::new(run, st, env.vars)
                 };
                 item_env.template(sel, input)?
             }
