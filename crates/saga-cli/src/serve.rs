@@ -79,16 +79,42 @@ pub async fn run(args: Args) -> CmdResult {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
+    let stop = shutdown_signal().map_err(|e| format!("cannot install the signal handlers: {e}"))?;
     tracing::info!(
         %addr,
         fault_injection = args.fault_injection,
         time_scale = args.time_scale,
         "serving the order saga API on http://{addr}"
     );
-    saga_local::server::run(listener, app, async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
+    saga_local::server::run(listener, app, async move {
+        let signal = stop.await;
+        tracing::info!(signal, "shutting down");
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C at a terminal, or SIGTERM from whatever supervises the process (systemd, a container runtime,
+/// `kill`): either lets in-flight sagas answer before the server stops. The handlers are installed here, before
+/// the server says it is listening, so that a signal sent as soon as it is up is not the default one that kills.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = &'static str>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        })
+    }
 }

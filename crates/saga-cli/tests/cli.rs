@@ -1,5 +1,5 @@
 //! `saga run` and `saga validate` end to end: the real binary on the fixtures in
-//! `tests/fixtures/` and on the shipped `workflow.asl.json`.
+//! `tests/fixtures/` and on the shipped `workflow.asl.json`; and `saga serve` stopping on a signal.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -385,4 +385,52 @@ fn help_has_examples() {
         assert!(text.contains("Examples:"), "{sub}: {text}");
         assert!(text.contains(&format!("saga {sub} ")), "{sub}: {text}");
     }
+}
+
+/// A supervisor stops a server with SIGTERM; the server must shut down gracefully and exit 0, not die.
+#[cfg(unix)]
+#[test]
+fn serve_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saga"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the saga binary runs");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let serving = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("serving the order saga API"))
+        .expect("the server says where it listens");
+    let addr = serving
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("an address in the log line")
+        .to_string();
+    std::net::TcpStream::connect(&addr).expect("the server accepts connections");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("the server exits");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{status:?}; stderr:\n{}",
+        rest.join("\n")
+    );
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("shutting down") && l.contains("SIGTERM")),
+        "{}",
+        rest.join("\n")
+    );
 }
