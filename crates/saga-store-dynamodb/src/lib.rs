@@ -28,7 +28,8 @@
 //! # Testing
 //!
 //! The unit tests need nothing. `tests/moto.rs` runs the conformance suite and DynamoDB-specific checks
-//! against the endpoint in `SAGA_DYNAMODB_ENDPOINT` and skips without it:
+//! against the endpoint in `SAGA_DYNAMODB_ENDPOINT`; without it the tests skip, or fail when
+//! `SAGA_DYNAMODB_REQUIRED` is set, as `.ci/run` sets it:
 //!
 //! ```text
 //! endpoint=$(tools/ci/moto.sh start)

@@ -2,7 +2,7 @@
 //! (transaction cancellation reasons, strict item parsing, lazy TTL, index pagination).
 //!
 //! Needs `SAGA_DYNAMODB_ENDPOINT`, e.g. from `tools/ci/moto.sh start`; without it each test says it skipped
-//! and passes. Every test creates its own uniquely named tables, so runs never see each other's data.
+//! and passes, unless `SAGA_DYNAMODB_REQUIRED` is set (as CI sets it), when a missing endpoint fails the test. Every test creates its own uniquely named tables, so runs never see each other's data.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,10 +18,16 @@ use saga_store_dynamodb::item::{
 use saga_store_dynamodb::{create_tables, DynamoStore, Tables};
 
 const ENDPOINT_VAR: &str = "SAGA_DYNAMODB_ENDPOINT";
+const REQUIRED_VAR: &str = "SAGA_DYNAMODB_REQUIRED";
 
 /// A store on fresh tables named after `test`, or `None` (having said so) when no emulator is configured.
 async fn store(test: &str) -> Option<DynamoStore> {
     let Some(endpoint) = std::env::var(ENDPOINT_VAR).ok().filter(|e| !e.is_empty()) else {
+        // Where the emulator is meant to run, a skip would pass without testing anything.
+        assert!(
+            std::env::var_os(REQUIRED_VAR).is_none_or(|v| v.is_empty()),
+            "{test}: {REQUIRED_VAR} is set but {ENDPOINT_VAR} is not"
+        );
         eprintln!("{test}: skipped: {ENDPOINT_VAR} not set (run tools/ci/moto.sh start)");
         return None;
     };
