@@ -211,6 +211,16 @@ async fn start_order(app: Arc<App>, request: Request) -> Result<Response, Respon
         http_status = answer.status,
         "order saga finished"
     );
+    if let Some(error) = result.error.as_deref().filter(|e| !e.starts_with("Saga.")) {
+        // A failure outside the workflow's own errors: the answer only says so, and the cause is what an operator
+        // needs (on AWS it is in the execution's log).
+        tracing::warn!(
+            execution_id = %result.execution_arn,
+            error,
+            cause = result.cause.as_deref().unwrap_or(""),
+            "order saga failed outside its contract"
+        );
+    }
     // Straight into bytes: `to_string` goes through `Display` and a formatter for the same text.
     let text = serde_json::to_vec(&answer.body).expect("a JSON value serialises");
     let mut response = Response::new(Body::from(text));
