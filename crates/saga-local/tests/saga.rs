@@ -496,6 +496,51 @@ async fn an_idempotent_replay_gives_the_same_answer_and_one_order() {
     assert_eq!(s.app.store.all_orders().len(), 1, "exactly one order");
 }
 
+/// A replay whose original is still running waits for it (1 + 2 + 4 s at AWS timings), then says so with a 409:
+/// no step failed, so this answer is the workflow's own, not an execution failure outside its contract.
+#[tokio::test]
+async fn a_replay_of_a_request_still_running_is_409_in_progress() {
+    let (s, c, sku) = stocked(5).await;
+    let c = Arc::new(c);
+    let key = unique("key");
+    // Every forward and compensating step times out: the original runs for the workflow's whole worst path.
+    let original = {
+        let (c, sku, key) = (c.clone(), sku.clone(), key.clone());
+        tokio::spawn(async move {
+            c.order(
+                &body(&sku, 2),
+                Some(&key),
+                Some("reserve-stock=timeout,release-stock=timeout,cancel-order=timeout"),
+            )
+            .await
+        })
+    };
+    let order_id = loop {
+        let placed = s.app.store.all_orders();
+        if let Some(o) = placed
+            .iter()
+            .find(|o| o.idempotency_key.as_deref() == Some(&key))
+        {
+            break o.order_id.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let replay = c.order(&body(&sku, 2), Some(&key), None).await;
+    assert_eq!(replay.status, 409, "{}", replay.body);
+    assert_eq!(replay.body["type"], "/problems/idempotency-key-in-progress");
+    assert_eq!(replay.body["compensation"], "not-needed");
+    assert_eq!(replay.body["orderId"], order_id.as_str());
+    let original = original.await.unwrap();
+    assert_eq!(original.status, 500, "{}", original.body);
+    assert_eq!(original.body["compensation"], "pending");
+    settle(&s).await;
+    assert_eq!(
+        level(&s, &sku).await,
+        (5, 0),
+        "the repair released the stock"
+    );
+}
+
 #[tokio::test]
 async fn a_replay_after_a_failure_gives_the_same_failure() {
     let (_s, c, sku) = stocked(1).await;

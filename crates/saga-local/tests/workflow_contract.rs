@@ -16,7 +16,13 @@ fn saga_names_in(v: &Value, out: &mut Vec<String>) {
 /// it compensated (a replay of that order's key carries it back into the workflow).
 #[test]
 fn every_error_the_workflow_matches_is_one_a_handler_raises() {
-    let workflow: Value = serde_json::from_str(saga_local::app::WORKFLOW).unwrap();
+    let mut workflow: Value = serde_json::from_str(saga_local::app::WORKFLOW).unwrap();
+    // A Fail state's own Error is raised by the workflow, not matched: nothing after it can see it.
+    for state in workflow["States"].as_object_mut().unwrap().values_mut() {
+        if state["Type"] == "Fail" {
+            state.as_object_mut().unwrap().remove("Error");
+        }
+    }
     let mut matched = Vec::new();
     saga_names_in(&workflow, &mut matched);
     assert!(!matched.is_empty());
