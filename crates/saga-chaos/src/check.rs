@@ -15,6 +15,7 @@ use crate::plan::{Plan, Planned};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 const IN_PROGRESS: &str = "/problems/idempotency-key-in-progress";
+const EXECUTION_FAILED: &str = "/problems/execution-failed";
 const KEY_REUSED: &str = "/problems/idempotency-key-reused";
 
 #[derive(Debug, Clone)]
@@ -268,6 +269,13 @@ impl Ctx<'_> {
         if !shape_ok {
             let d = self.describe(o);
             self.violate("bad-problem", d);
+        }
+        // The workflow answers every failure it knows with a problem of its own; `execution-failed` means it broke
+        // its contract (an unfound path, a success without an answer), which no injected fault should cause. Lost
+        // and timed-out executions have their own types.
+        if type_ == EXECUTION_FAILED {
+            let d = self.describe(o);
+            self.violate("outside-contract", d);
         }
         // Then what it promised, once repairs and sweeps ran. `completed` and `not-needed`: nothing of this
         // request's saga survives. `pending`: the saga was settled into one of the two consistent states; it is
