@@ -6,6 +6,9 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
+#[cfg(unix)]
+mod serve;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -391,27 +394,11 @@ fn help_has_examples() {
 #[cfg(unix)]
 #[test]
 fn serve_stops_gracefully_on_sigterm() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_saga"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the saga binary runs");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let serving = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.contains("serving the order saga API"))
-        .expect("the server says where it listens");
-    let addr = serving
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("an address in the log line")
-        .to_string();
+    let serve::Serving {
+        mut child,
+        addr,
+        log,
+    } = serve::serve(&[]);
     std::net::TcpStream::connect(&addr).expect("the server accepts connections");
 
     let killed = Command::new("kill")
@@ -419,7 +406,7 @@ fn serve_stops_gracefully_on_sigterm() {
         .status()
         .expect("kill runs");
     assert!(killed.success());
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let rest: Vec<String> = log.map_while(Result::ok).collect();
     let status = child.wait().expect("the server exits");
     assert_eq!(
         status.code(),
