@@ -211,12 +211,12 @@ async fn start_order(app: Arc<App>, request: Request) -> Result<Response, Respon
         http_status = answer.status,
         "order saga finished"
     );
-    if let Some(error) = result.error.as_deref().filter(|e| !e.starts_with("Saga.")) {
-        // A failure outside the workflow's own errors: the answer only says so, and the cause is what an operator
-        // needs (on AWS it is in the execution's log).
+    if answer.body["type"] == "/problems/execution-failed" {
+        // The workflow broke its own contract (a path it could not find, a success without an answer). The answer
+        // only says so; the cause is what an operator needs, and on AWS it is in the execution's log.
         tracing::warn!(
             execution_id = %result.execution_arn,
-            error,
+            error = result.error.as_deref().unwrap_or(""),
             cause = result.cause.as_deref().unwrap_or(""),
             "order saga failed outside its contract"
         );
