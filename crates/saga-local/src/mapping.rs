@@ -24,6 +24,21 @@ pub struct Answer {
     pub body: Value,
 }
 
+/// The problem kind for an execution that broke the workflow's contract (an unfound path, a success without an
+/// answer).
+const EXECUTION_FAILED: &str = "execution-failed";
+
+impl Answer {
+    /// Whether this answers an execution that broke the workflow's contract: the answer cannot say more than that,
+    /// so the execution's cause is what an operator needs.
+    pub fn broke_contract(&self) -> bool {
+        self.body["type"]
+            .as_str()
+            .and_then(|t| t.strip_prefix("/problems/"))
+            == Some(EXECUTION_FAILED)
+    }
+}
+
 /// Appended to the detail of a gateway 500 for a request with an Idempotency-Key.
 pub const KEY_OUTCOME_UNKNOWN: &str = " This answer cannot tell what became of the order under its Idempotency-Key, which this or an earlier request may have placed; retry with the same key to get its outcome.";
 
@@ -78,7 +93,7 @@ pub fn answer(result: &ExecutionResult) -> Answer {
                 },
                 // A success without the answer shape breaks the workflow's contract: never pass it off as a 2xx.
                 _ => pending(
-                    "execution-failed",
+                    EXECUTION_FAILED,
                     "The saga execution failed",
                     "The workflow succeeded without an answer in its output; the order sweeper will compensate.".into(),
                 ),
@@ -102,7 +117,7 @@ pub fn answer(result: &ExecutionResult) -> Answer {
                     body: p,
                 },
                 None => pending(
-                    "execution-failed",
+                    EXECUTION_FAILED,
                     "The saga execution failed",
                     format!(
                         "The workflow failed with {} outside its contract; the order sweeper will compensate.",
