@@ -202,6 +202,16 @@ locals {
       status = 504, type = "/problems/gateway-timeout", title = "The saga did not answer in time"
       detail = "\"The integration did not answer within 29 s; the order sweeper will compensate.\"", compensation = "pending"
     }
+    # API Gateway could not call the integration as configured: above all, it could not assume the integration
+    # role (the integration then logs "API Gateway does not have permission to assume the provided role"). No
+    # execution started. The same type also covers a response mapping that failed after an execution ended; that
+    # execution settled itself (compensated, or queued for repair), so nothing is pending on this answer's account.
+    API_CONFIGURATION_ERROR = {
+      status = 500, type = "/problems/gateway-misconfigured", title = "The API is misconfigured"
+      detail = "$context.error.messageString", compensation = "not-needed"
+    }
+    # Other gateway 5xx (an integration that failed mid-call, say) may have started an execution, which the order
+    # sweeper compensates if it left the order PENDING.
     DEFAULT_5XX = {
       status = null, type = "/problems/gateway-error", title = "The gateway failed"
       detail = "$context.error.messageString", compensation = "pending"

@@ -308,6 +308,26 @@ run "defaults" {
     condition     = aws_api_gateway_gateway_response.problem["BAD_REQUEST_BODY"].status_code == "400"
     error_message = "An invalid body must answer 400."
   }
+
+  # An integration role API Gateway cannot assume fails every call before anything starts.
+  assert {
+    condition = (
+      aws_api_gateway_gateway_response.problem["API_CONFIGURATION_ERROR"].status_code == "500" &&
+      jsondecode(replace(aws_api_gateway_gateway_response.problem["API_CONFIGURATION_ERROR"].response_templates["application/json"], "$context.error.messageString", "\"m\"")).compensation == "not-needed" &&
+      jsondecode(replace(aws_api_gateway_gateway_response.problem["DEFAULT_5XX"].response_templates["application/json"], "$context.error.messageString", "\"m\"")).compensation == "pending"
+    )
+    error_message = "API_CONFIGURATION_ERROR started no execution (compensation not-needed); other gateway 5xx may have (pending)."
+  }
+
+  # The execution name is the order id: Step Functions must choose it, not $context.requestId, which a client can
+  # set with x-amzn-RequestId.
+  assert {
+    condition = (
+      !strcontains(aws_api_gateway_integration.create_order.request_templates["application/json"], "\n  \"name\"") &&
+      strcontains(aws_api_gateway_integration.create_order.request_templates["application/json"], "\\\"requestId\\\":\\\"$context.requestId\\\"")
+    )
+    error_message = "The StartSyncExecution request must not name the execution; the request id is only a correlation field."
+  }
 }
 
 run "fault_injection_enabled" {

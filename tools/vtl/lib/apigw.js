@@ -150,12 +150,19 @@ function javaMap(obj) {
   };
 }
 
+/** A JSON.parse reviver: every number compares as itself but renders as a Java Double ("201.0"). */
+function asJavaDouble(_key, value) {
+  if (typeof value !== 'number') return value;
+  return { valueOf: () => value, toString: () => (Number.isInteger(value) ? value.toFixed(1) : String(value)) };
+}
+
 /**
  * Evaluates a mapping template.
  * request: { body: string, headers: {}, path: {}, querystring: {} }; context: extra $context members.
+ * doubles: make $util.parseJson give numbers that render as Java doubles do ("201.0"), as a JSON library may.
  * Returns { body, status, headers } where status/headers are the $context.responseOverride values set.
  */
-function renderVtl(template, { body = '', headers = {}, path: pathParams = {}, querystring = {}, context = {} } = {}) {
+function renderVtl(template, { body = '', headers = {}, path: pathParams = {}, querystring = {}, context = {}, doubles = false } = {}) {
   let parsed;
   const doc = () => {
     if (parsed === undefined) parsed = body === '' ? {} : JSON.parse(body);
@@ -183,7 +190,7 @@ function renderVtl(template, { body = '', headers = {}, path: pathParams = {}, q
   };
   const util = {
     escapeJavaScript,
-    parseJson: (s) => JSON.parse(String(s)),
+    parseJson: (s) => JSON.parse(String(s), doubles ? asJavaDouble : undefined),
     urlEncode: (s) => encodeURIComponent(String(s)),
     urlDecode: (s) => decodeURIComponent(String(s)),
     base64Encode: (s) => Buffer.from(String(s)).toString('base64'),

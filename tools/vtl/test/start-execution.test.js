@@ -35,11 +35,15 @@ function startRequest(template, { body = TRICKY_BODY, headers = {} } = {}) {
 
 // --- request ----------------------------------------------------------------------------------------------
 
-test('request: StartSyncExecution call names the state machine and uses the request id as execution name', () => {
-  const { call } = startRequest(T.requestDefault);
-  assert.equal(call.stateMachineArn, STATE_MACHINE_ARN);
-  assert.equal(call.name, 'f00dfeed-1234-4abc-8def-0123456789ab');
-  assert.equal(typeof call.input, 'string');
+test('request: StartSyncExecution call names the state machine and leaves the execution name to Step Functions', () => {
+  // The execution name becomes the order id. A client can set $context.requestId with x-amzn-RequestId, so the
+  // template must not name the execution after it: without "name", Step Functions generates a UUID.
+  for (const template of [T.requestDefault, T.requestFaults]) {
+    const { call } = startRequest(template, { headers: { 'x-amzn-RequestId': 'f00dfeed-1234-4abc-8def-0123456789ab' } });
+    assert.equal(call.stateMachineArn, STATE_MACHINE_ARN);
+    assert.deepEqual(Object.keys(call).sort(), ['input', 'stateMachineArn']);
+    assert.equal(typeof call.input, 'string');
+  }
 });
 
 test('request: input round-trips a body with quotes, single quotes, backslashes, unicode and control characters', () => {
@@ -92,8 +96,8 @@ function sfnResponse(fields) {
   };
 }
 
-function answer(fields) {
-  const out = renderVtl(T.response, { body: JSON.stringify(sfnResponse(fields)) });
+function answer(fields, { doubles = false } = {}) {
+  const out = renderVtl(T.response, { body: JSON.stringify(sfnResponse(fields)), doubles });
   return { ...out, json: parseJsonBody(out.body) };
 }
 
@@ -118,8 +122,33 @@ test('SUCCEEDED: 201 with the body, Location and X-Saga-Execution', () => {
   assert.equal(res.status, 201);
   assert.deepEqual(res.json, CONFIRMED_BODY);
   assert.equal(res.headers['Content-Type'], 'application/json');
-  assert.equal(res.headers.Location, `/orders/${CONFIRMED_BODY.orderId}`);
+  // Relative, so that it resolves under the stage prefix: POST .../v1/orders + orders/{id} = .../v1/orders/{id}.
+  assert.equal(res.headers.Location, `orders/${CONFIRMED_BODY.orderId}`);
+  assert.equal(new URL(res.headers.Location, 'https://x.execute-api.eu-west-1.amazonaws.com/v1/orders').pathname, `/v1/orders/${CONFIRMED_BODY.orderId}`);
   assert.equal(res.headers['X-Saga-Execution'], EXECUTION_ARN);
+});
+
+test('the status is the same whether $util.parseJson renders numbers as 201 or as 201.0', () => {
+  for (const doubles of [false, true]) {
+    const created = answer({ status: 'SUCCEEDED', output: JSON.stringify({ statusCode: 201, body: CONFIRMED_BODY }) }, { doubles });
+    assert.equal(created.status, 201, `doubles: ${doubles}`);
+    assert.deepEqual(created.json, CONFIRMED_BODY);
+    const reordered = answer({ status: 'SUCCEEDED', output: `{"body":${JSON.stringify(CONFIRMED_BODY)},"statusCode":201}` }, { doubles });
+    assert.equal(reordered.status, 201, `doubles: ${doubles}`);
+    const problem = { type: '/problems/insufficient-stock', title: 't', status: 409, detail: 'd', orderId: 'o', compensation: 'completed' };
+    const rejected = answer({ status: 'FAILED', error: 'Saga.InsufficientStock', cause: JSON.stringify(problem) }, { doubles });
+    assert.equal(rejected.status, 409, `doubles: ${doubles}`);
+    assert.deepEqual(rejected.json, problem);
+  }
+});
+
+test('a status that is not three digits followed by the end of the number is outside the contract', () => {
+  for (const output of ['{"statusCode":2010,"body":{"orderId":"o"}}', '{"statusCode":201.0,"body":{"orderId":"o"}}', '{"body":{"orderId":"o"},"statusCode":20}']) {
+    assertFallback500(answer({ status: 'SUCCEEDED', output }), output);
+  }
+  for (const cause of ['{"type":"x","status":4090,"compensation":"completed"}', '{"type":"x","status":"409"}', '{"type":"x","detail":"\\"status\\":409"}']) {
+    assertFallback500(answer({ status: 'FAILED', error: 'E', cause }), cause);
+  }
 });
 
 test('SUCCEEDED: the body is found whatever the member order of the output', () => {
@@ -275,9 +304,32 @@ test('Step Functions throttling: 503 problem, nothing to compensate', () => {
 });
 
 test('Step Functions refusing for another reason: 500 problem, nothing to compensate', () => {
-  const out = renderVtl(T.error, { body: JSON.stringify({ __type: 'StateMachineDoesNotExist', message: 'x' }) });
-  const json = parseJsonBody(out.body);
-  assert.equal(out.status, 500);
-  assert.equal(json.status, 500);
-  assert.equal(json.compensation, 'not-needed');
+  for (const type of ['StateMachineDoesNotExist', 'AccessDeniedException', 'com.amazonaws.swf.service.v2.model#InvalidExecutionInput']) {
+    const out = renderVtl(T.error, { body: JSON.stringify({ __type: type, message: 'x' }), headers: { 'Idempotency-Key': 'k1' } });
+    const json = parseJsonBody(out.body);
+    assert.equal(out.status, 500, type);
+    assert.equal(json.type, '/problems/saga-not-started', type);
+    assert.equal(json.status, 500);
+    assert.equal(json.compensation, 'not-needed');
+    assert.equal(json.idempotencyKeyOutcome, undefined);
+  }
+});
+
+test('Step Functions failing (5xx, or an error it does not name): cannot tell whether an execution ran', () => {
+  for (const body of [{ __type: 'InternalFailure', message: 'x' }, { __type: 'ServiceUnavailable' }, { message: 'x' }]) {
+    const out = renderVtl(T.error, { body: JSON.stringify(body) });
+    const json = parseJsonBody(out.body);
+    assert.equal(out.status, 500);
+    assert.equal(out.headers['Content-Type'], 'application/problem+json');
+    assert.equal(json.type, '/problems/execution-failed');
+    assert.equal(json.compensation, 'pending', 'an execution may have started: its compensation is not known to be needless');
+    assert.equal(json.idempotencyKeyOutcome, undefined, 'no key, no key outcome');
+  }
+  for (const name of ['Idempotency-Key', 'idempotency-key']) {
+    const out = renderVtl(T.error, { body: JSON.stringify({ __type: 'InternalFailure' }), headers: { [name]: `k'"1` } });
+    const json = parseJsonBody(out.body);
+    assert.equal(json.compensation, 'pending');
+    assert.equal(json.idempotencyKeyOutcome, 'unknown', name);
+    assert.match(json.detail, /retry with the same key/);
+  }
 });
