@@ -316,6 +316,100 @@ async fn a_failed_compensation_is_queued_for_repair() {
     assert_eq!(releases, 2);
 }
 
+/// What Lambda reports when a function's own timeout stops it: `Sandbox.Timedout` on current runtimes, or, where
+/// the runtime returns no error type, `Lambda.Unknown` with the runtime's message inside the cause.
+fn function_timed_out(kind: &str) -> InvokeResponse {
+    match kind {
+        "Sandbox.Timedout" => lambda_error(
+            "Sandbox.Timedout",
+            "RequestId: 5e1b0c3a Error: Task timed out after 2.00 seconds",
+        ),
+        _ => InvokeResponse::Lambda {
+            status_code: 200,
+            function_error: Some("Unhandled".into()),
+            executed_version: "$LATEST".into(),
+            payload: json!({"errorMessage": "2026-12-03T10:00:00.000Z 5e1b0c3a Task timed out after 2.00 seconds"})
+                .to_string(),
+        },
+    }
+}
+
+/// A function stopped by its own timeout is retried like a Task timeout, and answers 504 like one when the retry
+/// fails the same way: the two clocks are the same length, and which one fires first must not change the answer.
+#[tokio::test(start_paused = true)]
+async fn a_function_timeout_is_retried_and_answers_504_like_a_task_timeout() {
+    for kind in ["Sandbox.Timedout", "Lambda.Unknown"] {
+        let machine = StateMachine::from_json(WORKFLOW).unwrap();
+        let mock = Arc::new(
+            Mock::default()
+                .on("${CreateOrderFunctionArn}", created)
+                .on("${ReserveStockFunctionArn}", move |_| {
+                    function_timed_out(kind)
+                }),
+        );
+        let r = execute(&machine, input(), options("order-t"), mock.clone()).await;
+        assert_eq!(r.status, ExecutionStatus::Failed, "{kind}");
+        assert_eq!(r.error.as_deref(), Some(kind));
+        let problem: Value = serde_json::from_str(r.cause.as_deref().unwrap()).unwrap();
+        assert_eq!(problem["status"], 504, "{kind}: {problem}");
+        assert_eq!(problem["type"], "/problems/step-timed-out", "{kind}");
+        assert_eq!(problem["compensation"], "completed", "{kind}");
+        let names: Vec<(String, u32)> = mock.calls().into_iter().map(|c| (c.0, c.1)).collect();
+        assert_eq!(
+            names,
+            [
+                ("${CreateOrderFunctionArn}".to_string(), 0),
+                ("${ReserveStockFunctionArn}".to_string(), 0),
+                ("${ReserveStockFunctionArn}".to_string(), 1),
+                ("${ReleaseStockFunctionArn}".to_string(), 0),
+                ("${CancelOrderFunctionArn}".to_string(), 0),
+            ],
+            "{kind}"
+        );
+
+        // Once is a transient failure: the retry goes through and the order is confirmed.
+        let mock = Arc::new(Mock::default().on("${CreateOrderFunctionArn}", created).on(
+            "${ReserveStockFunctionArn}",
+            move |r| {
+                if r.retry_count == 0 {
+                    function_timed_out(kind)
+                } else {
+                    ok(json!({}))
+                }
+            },
+        ));
+        let r = execute(&machine, input(), options("order-u"), mock).await;
+        assert_eq!(r.status, ExecutionStatus::Succeeded, "{kind}: {r:?}");
+    }
+}
+
+/// `Lambda.Unknown` also covers a function that crashed (out of memory, say). That is retried too, but it is not
+/// a timeout and must not be answered as one.
+#[tokio::test(start_paused = true)]
+async fn a_function_crash_is_retried_and_answers_502() {
+    let machine = StateMachine::from_json(WORKFLOW).unwrap();
+    let mock = Arc::new(Mock::default().on("${CreateOrderFunctionArn}", created).on(
+        "${ReserveStockFunctionArn}",
+        |_| InvokeResponse::Lambda {
+            status_code: 200,
+            function_error: Some("Unhandled".into()),
+            executed_version: "$LATEST".into(),
+            payload:
+                json!({"errorMessage": "Runtime exited with error: signal: killed"}).to_string(),
+        },
+    ));
+    let r = execute(&machine, input(), options("order-c"), mock.clone()).await;
+    assert_eq!(r.error.as_deref(), Some("Lambda.Unknown"));
+    let problem: Value = serde_json::from_str(r.cause.as_deref().unwrap()).unwrap();
+    assert_eq!(problem["status"], 502, "{problem}");
+    let reserves = mock
+        .calls()
+        .iter()
+        .filter(|c| c.0 == "${ReserveStockFunctionArn}")
+        .count();
+    assert_eq!(reserves, 2);
+}
+
 #[tokio::test(start_paused = true)]
 async fn abort_stops_the_execution_on_the_spot() {
     let machine = StateMachine::from_json(WORKFLOW).unwrap();
