@@ -96,7 +96,7 @@ impl Target {
     /// A fresh local server, or the deployed stack named by `SAGA_BASE_URL`.
     pub async fn start() -> Target {
         let client = reqwest::Client::builder()
-            // A saga answers within the workflow's 27 s budget; past 40 s something else is wrong.
+            // A saga answers within the workflow's 28 s budget; past 40 s something else is wrong.
             .timeout(Duration::from_secs(40))
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -180,8 +180,43 @@ impl Target {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Reply {
-        let url = format!("{}{}", self.base, path);
-        let mut request = self.client.request(method.clone(), &url);
+        self.send_to(method, &format!("{}{}", self.base, path), headers, body)
+            .await
+    }
+
+    /// The absolute URL a reply's `Location` refers to, resolved against the URL of the request that got the
+    /// reply (RFC 3986, section 5): a relative reference keeps a deployed stage's base path, such as `/v1`.
+    pub fn location_url(&self, reply: &Reply) -> String {
+        let location = reply
+            .header("location")
+            .unwrap_or_else(|| panic!("no Location in {reply}"));
+        let request_url = reqwest::Url::parse(&format!("{}{}", self.base, reply.path))
+            .unwrap_or_else(|e| panic!("{}{}: {e}", self.base, reply.path));
+        request_url
+            .join(location)
+            .unwrap_or_else(|e| panic!("Location {location:?} does not resolve: {e}"))
+            .to_string()
+    }
+
+    /// `GET` of what a reply's `Location` refers to.
+    pub async fn follow_location(&self, reply: &Reply) -> Reply {
+        let url = self.location_url(reply);
+        let reply = self.send_to(Method::GET, &url, &[], None).await;
+        spec::assert_conforms(&reply);
+        reply
+    }
+
+    /// Sends to an absolute URL; the reply's `path` is the part after the base URL when there is one.
+    pub async fn send_to(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let path = url.strip_prefix(&self.base).unwrap_or(url).to_string();
+        let path = path.as_str();
+        let mut request = self.client.request(method.clone(), url);
         let mut names = Vec::new();
         for (name, value) in headers {
             names.push(name.to_ascii_lowercase());
@@ -193,7 +228,7 @@ impl Target {
                 request = request.header(name.clone(), value.clone());
             }
             if let Some(signer) = &self.signer {
-                for (name, value) in signer.sign("PUT", &url, headers, &body) {
+                for (name, value) in signer.sign("PUT", url, headers, &body) {
                     request = request.header(name, value);
                 }
             }

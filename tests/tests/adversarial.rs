@@ -290,6 +290,13 @@ async fn unknown_fields_and_wrong_shapes() {
 #[tokio::test]
 async fn oversized_bodies() {
     let t = Target::start().await;
+    if t.skip_unless_local(
+        "oversized_bodies",
+        "API Gateway takes bodies up to 10 MB, so a valid body padded past 64 KiB is accepted there \
+         (docs/contract-tests.md, \"Local mode and AWS\")",
+    ) {
+        return;
+    }
     let sku = t.stocked_sku("size", 10).await;
     // Whitespace counts: the limit is on bytes received, not on what they decode to.
     let padded = format!("{}{}", line(&sku, "1"), " ".repeat(64 * 1024));
@@ -297,23 +304,21 @@ async fn oversized_bodies() {
     assert_eq!(reply.status.as_u16(), 413, "{reply}");
     assert_eq!(reply.body["status"], 413);
     assert!(reply.header("x-saga-execution").is_none());
-    if t.local {
-        assert_problem(&reply, 413, "payload-too-large", "not-needed");
-        // Exactly at the limit is accepted as far as size goes.
-        let exact = format!(
-            "{}{}",
-            line(&sku, "1"),
-            " ".repeat(64 * 1024 - line(&sku, "1").len())
-        );
-        assert_eq!(exact.len(), 64 * 1024);
-        let reply = t.post_raw(exact.as_bytes(), &[JSON]).await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{reply}");
-        t.put_stock(&sku, 10).await;
-        let reply = t
-            .post_raw(b"{}", &[JSON, ("content-length", "999999999")])
-            .await;
-        assert!(matches!(reply.status.as_u16(), 400 | 413), "{reply}");
-    }
+    assert_problem(&reply, 413, "payload-too-large", "not-needed");
+    // Exactly at the limit is accepted as far as size goes.
+    let exact = format!(
+        "{}{}",
+        line(&sku, "1"),
+        " ".repeat(64 * 1024 - line(&sku, "1").len())
+    );
+    assert_eq!(exact.len(), 64 * 1024);
+    let reply = t.post_raw(exact.as_bytes(), &[JSON]).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply}");
+    t.put_stock(&sku, 10).await;
+    let reply = t
+        .post_raw(b"{}", &[JSON, ("content-length", "999999999")])
+        .await;
+    assert!(matches!(reply.status.as_u16(), 400 | 413), "{reply}");
     t.stop().await;
 }
 

@@ -4,6 +4,7 @@
 
 use contract_tests::{assert_problem, order_body, Reply, Target};
 use reqwest::StatusCode;
+use saga_domain::{FaultMode, FaultPlan};
 
 /// What the order looks like in the end.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,6 +64,15 @@ const fn fails(
 }
 
 async fn run(t: &Target, case: &Case) {
+    let plan = FaultPlan::parse(Some(case.faults)).expect("a valid plan");
+    if plan.pairs().iter().any(|(_, mode)| *mode == FaultMode::Abort)
+        && t.skip_unless_local(
+            &format!("X-Saga-Fault: {}", case.faults),
+            "only the local engine can lose an execution on purpose; on AWS a handler cannot (docs/reliability.md)",
+        )
+    {
+        return;
+    }
     let sku = t.stocked_sku("fault", 10).await;
     let reply = t
         .post_order(
@@ -513,7 +523,11 @@ async fn a_malformed_fault_plan_answers_400() {
             .post_order(&order_body("c", &[(&sku, 1)]), &[("x-saga-fault", plan)])
             .await;
         assert_problem(&reply, 400, "validation-failed", "not-needed");
-        assert!(reply.header("x-saga-execution").is_none(), "{reply}");
+        // Locally the gateway parses the plan before starting anything; on AWS create-order refuses it inside an
+        // execution, whose ARN the answer then carries.
+        if t.local {
+            assert!(reply.header("x-saga-execution").is_none(), "{reply}");
+        }
     }
     assert_eq!(t.stock(&sku).await, (10, 0));
     t.stop().await;

@@ -27,6 +27,8 @@ use crate::resources::ExecutionResources;
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub const SAGA_FAULT: &str = "x-saga-fault";
 pub const SAGA_EXECUTION: &str = "x-saga-execution";
+/// API Gateway's request id header, which a client may set.
+pub const REQUEST_ID: &str = "x-amzn-requestid";
 /// The largest stock count `PUT /inventory/{sku}` accepts.
 pub const MAX_STOCK: u64 = 1_000_000_000;
 
@@ -72,11 +74,14 @@ fn invalid(detail: impl Into<String>, errors: Vec<FieldError>) -> Problem {
     }
 }
 
+/// A body without `Content-Type` is read as JSON, as API Gateway does: it picks the `application/json` mapping
+/// template (and request model) when the header is missing (API Gateway developer guide, "Integration passthrough
+/// behaviors"). Any other media type is refused, as `passthrough_behavior = "NEVER"` refuses it there.
 fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let ct = ct.to_str().unwrap_or("");
     let essence = ct
         .split(';')
         .next()
@@ -178,13 +183,20 @@ async fn start_order(app: Arc<App>, request: Request) -> Result<Response, Respon
     } else {
         FaultPlan::none()
     };
+    // As in production, the execution's name, and so the order id, is left to the engine, which makes a UUID; the
+    // request id is only a correlation field. API Gateway lets a client set it with `x-amzn-RequestId` (a UUID),
+    // and so does this gateway, so that a client gets the same input here as there.
+    let request_id = headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| uuid::Uuid::parse_str(v).ok())
+        .unwrap_or_else(uuid::Uuid::new_v4)
+        .to_string();
     let body = read_json(request)
         .await
         .map_err(IntoResponse::into_response)?;
     validate_body(&app, &body).map_err(IntoResponse::into_response)?;
 
-    // As in production, the execution is named after the request id.
-    let request_id = uuid::Uuid::new_v4().to_string();
     let input = json!({
         "request": body,
         "idempotencyKey": key,
@@ -197,7 +209,7 @@ async fn start_order(app: Arc<App>, request: Request) -> Result<Response, Respon
     });
     let options = ExecutionOptions {
         state_machine_arn: app.state_machine_arn.clone(),
-        name: Some(request_id.clone()),
+        name: None,
         time_scale: app.config.time_scale,
         record_history: false,
     };

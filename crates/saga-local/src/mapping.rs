@@ -1,7 +1,8 @@
 //! Execution result → HTTP answer: the Rust twin of `terraform/templates/start-execution.response.vtl`.
 //!
 //! The contract (docs/architecture.md, "From execution to answer"):
-//! - SUCCEEDED: the output is `{"statusCode": N, "body": …}`; answer N with that body, and `Location` for a 201.
+//! - SUCCEEDED: the output is `{"statusCode": N, "body": …}`; answer N with that body, and `Location` for a 201
+//!   ([`location`]).
 //! - FAILED: the cause is the problem document the workflow built; answer its `status` with it verbatim.
 //!   A cause that is not such a problem (an error outside the workflow's contract) answers 500, compensation pending.
 //! - TIMED_OUT, or an execution that was lost: 500, compensation pending (the sweeper finishes the job).
@@ -72,6 +73,13 @@ fn pending(keyed: bool, kind: &str, title: &str, mut detail: String) -> Answer {
     }
 }
 
+/// `Location` of a created order: a relative reference, resolved against the request's URL (RFC 9110, 10.2.2), so
+/// that `POST /orders` locally and `POST /v1/orders` on a deployed stage (or under a custom domain's base path) both
+/// lead to the order's `GET`. An absolute path would drop the stage prefix, where API Gateway answers 403.
+pub fn location(order_id: &str) -> String {
+    format!("orders/{order_id}")
+}
+
 pub fn answer(result: &ExecutionResult) -> Answer {
     let pending = |kind: &str, title: &str, detail: String| {
         pending(keyed(&result.input), kind, title, detail)
@@ -88,7 +96,7 @@ pub fn answer(result: &ExecutionResult) -> Answer {
                         .get("orderId")
                         .and_then(Value::as_str)
                         .filter(|_| status == 201)
-                        .map(|id| format!("/orders/{id}")),
+                        .map(location),
                     body: body.clone(),
                 },
                 // A success without the answer shape breaks the workflow's contract: never pass it off as a 2xx.

@@ -207,7 +207,7 @@ async fn a_successful_saga_confirms_and_reserves() {
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(a.body["status"], "CONFIRMED");
     let id = a.body["orderId"].as_str().unwrap();
-    assert_eq!(a.headers["location"], format!("/orders/{id}").as_str());
+    assert_eq!(a.headers["location"], format!("orders/{id}").as_str());
     assert!(a.headers.contains_key("x-saga-execution"));
     assert_atomic(&s, &a, &[(&sku, 10)]).await;
     let stock: Value = get_json(format!("{}/inventory/{sku}", s.url())).await;
