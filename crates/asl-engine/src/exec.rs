@@ -609,6 +609,11 @@ fn run_graph(
                 }
                 Step::End(out) => return Ok(out),
             }
+            // A loop of Pass and Choice states awaits nothing that would ever be pending, so without this the
+            // execution would hold its worker thread for good: its timeout (the future wrapped around this one)
+            // would never be polled, and neither would the server's other requests. Spending tokio's cooperative
+            // budget yields once every so many states, which costs next to nothing on the ordinary path.
+            tokio::task::coop::consume_budget().await;
         }
     })
 }
