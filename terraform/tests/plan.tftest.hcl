@@ -191,6 +191,28 @@ run "defaults" {
     error_message = "An IAM policy grants a wildcard action."
   }
 
+  # API Gateway sends no aws:SourceAccount/aws:SourceArn when it assumes an integration role (iam_api.tf), so
+  # any Condition there denies the AssumeRole and every route answers 500.
+  assert {
+    condition = alltrue([
+      for r in [aws_iam_role.api_start_execution, aws_iam_role.api_orders_read, aws_iam_role.api_inventory_read, aws_iam_role.api_inventory_write] :
+      alltrue([
+        for st in jsondecode(r.assume_role_policy).Statement :
+        st.Principal.Service == "apigateway.amazonaws.com" && !contains(keys(st), "Condition")
+      ])
+    ])
+    error_message = "An API Gateway integration role's trust policy has a Condition; API Gateway would be denied the AssumeRole."
+  }
+
+  # Step Functions and Lambda document aws:SourceAccount for their roles: keep it there.
+  assert {
+    condition = alltrue(concat(
+      [for st in jsondecode(aws_iam_role.state_machine.assume_role_policy).Statement : st.Condition.StringEquals["aws:SourceAccount"] == "123456789012"],
+      flatten([for fn, r in aws_iam_role.fn : [for st in jsondecode(r.assume_role_policy).Statement : st.Condition.StringEquals["aws:SourceAccount"] == "123456789012"]]),
+    ))
+    error_message = "The state machine and Lambda roles must trust their service only for this account (aws:SourceAccount)."
+  }
+
   assert {
     condition = alltrue(flatten([
       for k, v in aws_iam_role_policy.fn : [
