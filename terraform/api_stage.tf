@@ -94,55 +94,45 @@ resource "aws_api_gateway_method_settings" "all" {
   }
 }
 
-# Execution logging (logging_level) needs the account-wide API Gateway CloudWatch role. It is one setting per
-# account and Region: set manage_api_gateway_account = false when another stack already manages it.
+# Execution logging (logging_level) and access logs are both delivered with the account-wide API Gateway CloudWatch
+# role. It is one setting per account and Region: set manage_api_gateway_account = false when another stack already
+# manages it.
 resource "aws_iam_role" "api_gateway_cloudwatch" {
   count = var.manage_api_gateway_account ? 1 : 0
 
   name = "${var.name_prefix}-apigw-cloudwatch"
+  # No aws:SourceAccount condition: API Gateway does not send it when it assumes this role (see iam_api.tf for the
+  # live report), and UpdateAccount would then refuse the role.
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Effect    = "Allow"
       Principal = { Service = "apigateway.amazonaws.com" }
       Action    = "sts:AssumeRole"
-      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
     }]
   })
 }
 
-resource "aws_iam_role_policy" "api_gateway_cloudwatch" {
+# AWS's managed policy, not a narrower inline one. UpdateAccount validates cloudwatchRoleArn by writing to the log
+# group /aws/apigateway/welcome and refuses a role that cannot ("API Gateway could not successfully write to
+# CloudWatch Logs using the ARN specified"), access logs go to /aws/apigateway/<prefix>-api/access with this same
+# role, and the role serves every API in the account and Region: a policy limited to this stack's log groups fails
+# the apply and would break logging for the other APIs. AWS's guide to CloudWatch logging for REST APIs names this
+# policy.
+resource "aws_iam_role_policy_attachment" "api_gateway_cloudwatch" {
   count = var.manage_api_gateway_account ? 1 : 0
 
-  name = "execution-logs"
-  role = aws_iam_role.api_gateway_cloudwatch[0].id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      # API Gateway creates one log group per API and stage, named API-Gateway-Execution-Logs_{api-id}/{stage}.
-      Sid    = "ExecutionLogs"
-      Effect = "Allow"
-      Action = [
-        "logs:CreateLogGroup",
-        "logs:CreateLogStream",
-        "logs:DescribeLogGroups",
-        "logs:DescribeLogStreams",
-        "logs:PutLogEvents",
-        "logs:PutRetentionPolicy",
-      ]
-      Resource = [
-        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:API-Gateway-Execution-Logs_*",
-        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:API-Gateway-Execution-Logs_*:*",
-      ]
-    }]
-  })
+  role       = aws_iam_role.api_gateway_cloudwatch[0].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 }
 
 resource "aws_api_gateway_account" "api" {
   count = var.manage_api_gateway_account ? 1 : 0
 
   cloudwatch_role_arn = aws_iam_role.api_gateway_cloudwatch[0].arn
-  depends_on          = [aws_iam_role_policy.api_gateway_cloudwatch]
+  # A just-attached policy may not have reached IAM everywhere yet; the provider retries UpdateAccount while it answers
+  # "The role ARN does not have required permissions".
+  depends_on = [aws_iam_role_policy_attachment.api_gateway_cloudwatch]
 }
 
 # --- the gateway's own errors as problem documents --------------------------------------------------------------

@@ -146,7 +146,7 @@ variable "api_execution_logging_level" {
 }
 
 variable "manage_api_gateway_account" {
-  description = "Create the account-wide API Gateway CloudWatch role and point the account setting at it (one per account and Region). Set false when another stack manages it."
+  description = "Create the account-wide API Gateway CloudWatch role (AWS's AmazonAPIGatewayPushToCloudWatchLogs policy) and point the account setting at it (one per account and Region). Set false when another stack or the account baseline already sets it; the stage's execution and access logs then go through that role, which must exist or the stage's access log settings are refused."
   type        = bool
   default     = true
 }

@@ -182,7 +182,6 @@ run "defaults" {
       for p in concat(
         [for k, v in aws_iam_role_policy.fn : v.policy],
         [for k, v in aws_iam_role_policy.api_integration : v.policy],
-        [for v in aws_iam_role_policy.api_gateway_cloudwatch : v.policy],
         [aws_iam_role_policy.state_machine.policy, aws_iam_policy.inventory_writer.policy],
         ) : [
         for st in jsondecode(p).Statement : [for a in flatten([st.Action]) : !strcontains(a, "*")]
@@ -202,6 +201,26 @@ run "defaults" {
       ])
     ])
     error_message = "An API Gateway integration role's trust policy has a Condition; API Gateway would be denied the AssumeRole."
+  }
+
+  # The account-wide CloudWatch role: UpdateAccount checks it by writing to /aws/apigateway/welcome, and it serves
+  # every API in the Region, so it carries AWS's managed policy and a trust policy API Gateway can satisfy.
+  assert {
+    condition = (
+      length(aws_iam_role_policy_attachment.api_gateway_cloudwatch) == 1 &&
+      aws_iam_role_policy_attachment.api_gateway_cloudwatch[0].policy_arn == "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs" &&
+      aws_iam_role_policy_attachment.api_gateway_cloudwatch[0].role == aws_iam_role.api_gateway_cloudwatch[0].name &&
+      aws_api_gateway_account.api[0].cloudwatch_role_arn == aws_iam_role.api_gateway_cloudwatch[0].arn
+    )
+    error_message = "The API Gateway account role must carry AmazonAPIGatewayPushToCloudWatchLogs and be the account's cloudwatch_role_arn."
+  }
+
+  assert {
+    condition = alltrue([
+      for st in jsondecode(aws_iam_role.api_gateway_cloudwatch[0].assume_role_policy).Statement :
+      st.Principal.Service == "apigateway.amazonaws.com" && !contains(keys(st), "Condition")
+    ])
+    error_message = "The API Gateway CloudWatch role's trust policy has a Condition; UpdateAccount would refuse the role."
   }
 
   # Step Functions and Lambda document aws:SourceAccount for their roles: keep it there.
@@ -342,6 +361,23 @@ run "fault_injection_enabled" {
   assert {
     condition     = strcontains(lower(aws_api_gateway_integration.create_order.request_templates["application/json"]), "x-saga-fault")
     error_message = "With enable_fault_injection = true the request template must forward X-Saga-Fault."
+  }
+}
+
+run "api_gateway_account_managed_elsewhere" {
+  command = plan
+
+  variables {
+    manage_api_gateway_account = false
+  }
+
+  assert {
+    condition = (
+      length(aws_iam_role.api_gateway_cloudwatch) == 0 &&
+      length(aws_iam_role_policy_attachment.api_gateway_cloudwatch) == 0 &&
+      length(aws_api_gateway_account.api) == 0
+    )
+    error_message = "With manage_api_gateway_account = false the stack must leave the account's CloudWatch role setting alone."
   }
 }
 
