@@ -26,7 +26,7 @@ resource "aws_lambda_function" "fn" {
   timeout       = each.value
   kms_key_arn   = aws_kms_key.main.arn
 
-  # The zips exist only after `cargo lambda build`; plans and tests run without them, so the hash is read only when
+  # The zips exist only after `cargo build-lambdas`; plans and tests run without them, so the hash is read only when
   # the file is there (Lambda then redeploys exactly when the build changed).
   filename         = local.lambda_zips[each.key]
   source_code_hash = fileexists(local.lambda_zips[each.key]) ? filebase64sha256(local.lambda_zips[each.key]) : null

@@ -24,13 +24,13 @@ variable "tags" {
 }
 
 variable "lambda_zip_dir" {
-  description = "Directory holding <function>/bootstrap.zip, as written by `cargo lambda build --release --arm64 --output-format zip` (relative to this directory or absolute)."
+  description = "Directory holding <function>/bootstrap.zip, as written by `cargo build-lambdas` at the repository root (relative to this directory or absolute; $CARGO_TARGET_DIR/lambda when CARGO_TARGET_DIR is set)."
   type        = string
   default     = "../target/lambda"
 }
 
 variable "lambda_architecture" {
-  description = "Instruction set of the Lambda functions; must match the build (--arm64 gives arm64, the default; use x86_64 for a build without --arm64)."
+  description = "Instruction set of the Lambda functions; must match the build (`cargo build-lambdas` builds arm64, the default; `cargo build-lambdas-x86-64` builds x86_64)."
   type        = string
   default     = "arm64"
 

@@ -351,6 +351,49 @@ run "defaults" {
   }
 }
 
+# `cargo build-lambdas` (.cargo/config.toml) must build exactly the zips Terraform deploys: a function missing from
+# either side is a failed apply (no zip) or a zip nobody deploys. The crates under functions/ are the third list.
+run "build_command_matches_functions" {
+  command = plan
+
+  variables {
+    cargo_config = file("../.cargo/config.toml")
+  }
+
+  assert {
+    condition     = sort(flatten(regexall("\"-p\",\\s*\"([A-Za-z0-9_-]+)\"", var.cargo_config))) == sort(keys(aws_lambda_function.fn))
+    error_message = "The packages of the lambda-zips alias in .cargo/config.toml differ from the functions Terraform deploys (local.function_timeouts)."
+  }
+
+  assert {
+    condition     = sort([for f in fileset("../functions", "*/Cargo.toml") : dirname(f)]) == sort(keys(aws_lambda_function.fn))
+    error_message = "The crates under functions/ differ from the functions Terraform deploys (local.function_timeouts)."
+  }
+
+  # cargo-lambda writes target/lambda/<binary>/bootstrap.zip: each function's binary must carry its own name.
+  assert {
+    condition = alltrue([
+      for fn in keys(aws_lambda_function.fn) : alltrue([
+        for n in flatten(regexall("(?m)^name\\s*=\\s*\"([^\"]+)\"", file("../functions/${fn}/Cargo.toml"))) : n == fn
+      ])
+    ])
+    error_message = "A function crate's package or [[bin]] name differs from its directory, so its zip would not be at <function>/bootstrap.zip."
+  }
+
+  assert {
+    condition     = alltrue([for fn, f in aws_lambda_function.fn : endswith(f.filename, "/${fn}/bootstrap.zip")])
+    error_message = "Terraform must read each function's zip from <lambda_zip_dir>/<function>/bootstrap.zip, where cargo-lambda writes it."
+  }
+
+  assert {
+    condition = alltrue([
+      for flag in ["\"lambda\", \"build\", \"--release\", \"--output-format\", \"zip\"", "build-lambdas = [\"lambda-zips\", \"--arm64\"]"] :
+      strcontains(var.cargo_config, flag)
+    ])
+    error_message = "cargo build-lambdas must build release zips for arm64, the default lambda_architecture."
+  }
+}
+
 run "fault_injection_enabled" {
   command = apply
 
