@@ -78,6 +78,35 @@ resource "aws_api_gateway_stage" "api" {
   depends_on = [aws_api_gateway_account.api]
 }
 
+# --- throttling --------------------------------------------------------------------------------------------------
+# POST /orders is the only route that runs Lambda functions, so it gets its own throttle, sized to the account's
+# Lambda concurrency quota (var.lambda_concurrency_quota; new accounts may start at 10, raised through Service
+# Quotas). A saga runs its tasks one after another, so a saga in flight holds at most one function instance, and by
+# Little's law the concurrency POST /orders needs is its request rate times the Lambda time of one saga:
+#   - a compensated saga makes 5 invocations (create, reserve, fence, release, cancel; 3 when it succeeds);
+#   - each is taken as 100 ms: warm ones make a few DynamoDB calls and take tens of ms, cold starts and
+#     transactions take longer;
+#   - so one saga holds an instance for about 5 × 100 ms = 0.5 s;
+#   - the repair worker (its event source is capped at 2 concurrent batches, lambda.tf) and the sweeper (one run a
+#     minute) may hold 3 instances besides.
+# With a quota of 10: rate = (10 - 3) / 0.5 s = 14 requests/s, and burst = 10 - 3 = 7, because every request of a
+# burst starts create-order at the same moment. Above that Lambda answers TooManyRequestsException: the workflow
+# retries it, but the retries spend the 28 s budget, and once they run out the client gets an error where the
+# throttle would have given it a 429 before anything started.
+locals {
+  saga_lambda_invocations       = 5
+  saga_lambda_ms_each           = 100
+  background_lambda_concurrency = 3
+  saga_lambda_concurrency       = var.lambda_concurrency_quota - local.background_lambda_concurrency
+
+  order_throttling_rate_limit = coalesce(
+    var.order_throttling_rate_limit,
+    floor(local.saga_lambda_concurrency * 1000 / (local.saga_lambda_invocations * local.saga_lambda_ms_each)),
+  )
+  order_throttling_burst_limit = coalesce(var.order_throttling_burst_limit, local.saga_lambda_concurrency)
+}
+
+# Stage-wide settings; the throttle applies to each method separately, and POST /orders overrides it below.
 resource "aws_api_gateway_method_settings" "all" {
   # checkov:skip=CKV_AWS_225:Caching stays off on purpose: an order's status and a stock level change between reads, and POST is never cacheable.
   rest_api_id = aws_api_gateway_rest_api.api.id
@@ -92,6 +121,25 @@ resource "aws_api_gateway_method_settings" "all" {
     throttling_burst_limit = var.api_throttling_burst_limit
     caching_enabled        = false
   }
+}
+
+resource "aws_api_gateway_method_settings" "create_order" {
+  # checkov:skip=CKV_AWS_225:Caching stays off on purpose: POST is never cacheable.
+  rest_api_id = aws_api_gateway_rest_api.api.id
+  stage_name  = aws_api_gateway_stage.api.stage_name
+  method_path = "${aws_api_gateway_resource.orders.path_part}/${aws_api_gateway_method.create_order.http_method}"
+
+  settings {
+    metrics_enabled        = true
+    logging_level          = var.api_execution_logging_level
+    data_trace_enabled     = false
+    throttling_rate_limit  = local.order_throttling_rate_limit
+    throttling_burst_limit = local.order_throttling_burst_limit
+    caching_enabled        = false
+  }
+
+  # Both update the same stage; one at a time avoids a concurrent-modification conflict.
+  depends_on = [aws_api_gateway_method_settings.all]
 }
 
 # Execution logging (logging_level) and access logs are both delivered with the account-wide API Gateway CloudWatch

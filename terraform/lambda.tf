@@ -14,7 +14,7 @@ resource "aws_lambda_function" "fn" {
   # checkov:skip=CKV_AWS_117:No VPC: the functions reach only DynamoDB, SQS and X-Ray over AWS endpoints, and a VPC would add NAT or interface-endpoint cost without isolating anything.
   # checkov:skip=CKV_AWS_272:Code signing needs AWS Signer profiles and a signing step in the build; the zips come from our own cargo-lambda build in CI.
   # checkov:skip=CKV_AWS_116:No function is invoked asynchronously except the order sweeper, whose next scheduled run (one minute later) is its retry; Lambda DLQs apply only to asynchronous invocations.
-  # checkov:skip=CKV_AWS_115:Reserved concurrency is left to the account: new accounts have a concurrency quota of 10, which reserving would exhaust; stage throttling (api_throttling_*) bounds the load instead.
+  # checkov:skip=CKV_AWS_115:Reserved concurrency is left to the account: new accounts may have a concurrency quota of 10, which reserving would exhaust; the POST /orders throttle, derived from lambda_concurrency_quota, bounds the load instead.
 
   function_name = local.function_names[each.key]
   description   = "Order saga: ${each.key}"
@@ -62,6 +62,13 @@ resource "aws_lambda_event_source_mapping" "repair" {
   batch_size       = 10
   # Only the messages the worker reports as failed come back; the rest of the batch is deleted.
   function_response_types = ["ReportBatchItemFailures"]
+
+  # Lambda starts an SQS event source with several concurrent batches and scales up while messages wait; 2 (the least
+  # Lambda allows) keeps the repair worker within the concurrency budget of the POST /orders throttle
+  # (api_stage.tf). Repairs are rare and are retried by the queue, so they can wait.
+  scaling_config {
+    maximum_concurrency = 2
+  }
 }
 
 # --- order sweeper: every minute -------------------------------------------------------------------------------

@@ -111,15 +111,39 @@ variable "table_deletion_protection" {
 }
 
 variable "api_throttling_rate_limit" {
-  description = "Steady-state requests per second allowed on every method of the stage."
+  description = "Steady-state requests per second allowed on each method of the stage except POST /orders: the reads and the stock update are DynamoDB integrations and run no Lambda."
   type        = number
   default     = 50
 }
 
 variable "api_throttling_burst_limit" {
-  description = "Burst of requests allowed on every method of the stage."
+  description = "Burst of requests allowed on each method of the stage except POST /orders."
   type        = number
   default     = 100
+}
+
+variable "lambda_concurrency_quota" {
+  description = "Lambda concurrency this stack may use in the Region: the account's \"Concurrent executions\" quota (Service Quotas, AWS Lambda), less what other functions in the account need (`aws lambda get-account-settings` shows it as AccountLimit.ConcurrentExecutions). New accounts start with a reduced quota, as low as 10. POST /orders' throttle is derived from it (api_stage.tf); after the quota is raised, set the new value here."
+  type        = number
+  default     = 10
+
+  validation {
+    # The repair worker and the sweeper may hold 3 instances (api_stage.tf); sagas need at least one more.
+    condition     = var.lambda_concurrency_quota >= 4 && var.lambda_concurrency_quota == floor(var.lambda_concurrency_quota)
+    error_message = "lambda_concurrency_quota must be a whole number of at least 4."
+  }
+}
+
+variable "order_throttling_rate_limit" {
+  description = "Steady-state requests per second allowed on POST /orders. Null derives it from lambda_concurrency_quota (14 for a quota of 10; api_stage.tf shows the arithmetic)."
+  type        = number
+  default     = null
+}
+
+variable "order_throttling_burst_limit" {
+  description = "Burst of requests allowed on POST /orders. Null derives it from lambda_concurrency_quota (7 for a quota of 10)."
+  type        = number
+  default     = null
 }
 
 variable "failed_executions_alarm_threshold" {

@@ -285,6 +285,35 @@ run "defaults" {
     error_message = "The repair queue must move a message to the DLQ after 5 receives."
   }
 
+  # POST /orders is throttled to what a new account's Lambda concurrency quota of 10 can serve: 7 instances for
+  # sagas (3 stay for the repair worker and the sweeper) at 0.5 s of Lambda time per saga (api_stage.tf).
+  assert {
+    condition = (
+      aws_api_gateway_method_settings.create_order.method_path == "orders/POST" &&
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_rate_limit == 14 &&
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_burst_limit == 7
+    )
+    error_message = "POST /orders must be throttled to 14 requests/s, burst 7, for the default Lambda concurrency quota of 10."
+  }
+
+  assert {
+    condition = (
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_rate_limit * 5 * 100 <= (10 - 3) * 1000 &&
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_burst_limit <= 10 - 3 &&
+      aws_lambda_event_source_mapping.repair.scaling_config[0].maximum_concurrency == 2
+    )
+    error_message = "The POST /orders throttle, the repair worker's concurrency and the sweeper must fit in a Lambda concurrency quota of 10."
+  }
+
+  assert {
+    condition = (
+      aws_api_gateway_method_settings.all.method_path == "*/*" &&
+      aws_api_gateway_method_settings.all.settings[0].throttling_rate_limit == 50 &&
+      aws_api_gateway_method_settings.all.settings[0].throttling_burst_limit == 100
+    )
+    error_message = "The DynamoDB routes keep the stage-wide throttle of 50 requests/s, burst 100."
+  }
+
   assert {
     condition     = aws_cloudwatch_event_rule.sweeper.schedule_expression == "rate(1 minute)"
     error_message = "The order sweeper must run every minute."
@@ -422,6 +451,49 @@ run "api_gateway_account_managed_elsewhere" {
     )
     error_message = "With manage_api_gateway_account = false the stack must leave the account's CloudWatch role setting alone."
   }
+}
+
+run "raised_lambda_concurrency_quota" {
+  command = plan
+
+  variables {
+    lambda_concurrency_quota = 1000
+  }
+
+  assert {
+    condition = (
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_rate_limit == 1994 &&
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_burst_limit == 997
+    )
+    error_message = "The POST /orders throttle must follow lambda_concurrency_quota: (1000 - 3) / 0.5 s = 1994 requests/s, burst 997."
+  }
+}
+
+run "explicit_order_throttle" {
+  command = plan
+
+  variables {
+    order_throttling_rate_limit  = 3
+    order_throttling_burst_limit = 5
+  }
+
+  assert {
+    condition = (
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_rate_limit == 3 &&
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_burst_limit == 5
+    )
+    error_message = "order_throttling_rate_limit and order_throttling_burst_limit must override the derived throttle."
+  }
+}
+
+run "lambda_concurrency_quota_too_small" {
+  command = plan
+
+  variables {
+    lambda_concurrency_quota = 3
+  }
+
+  expect_failures = [var.lambda_concurrency_quota]
 }
 
 run "x86_64_build" {
