@@ -35,9 +35,14 @@ resource "aws_lambda_function" "fn" {
     variables = local.function_environment[each.key]
   }
 
+  # With the JSON format Lambda filters lines by their "level" and passes the application level to the function as
+  # AWS_LAMBDA_LOG_LEVEL (AWS's Lambda guide, "Log-level filtering"), which lambda_runtime's init_default_subscriber
+  # takes as its level unless RUST_LOG is set (locals.tf). variables.tf says why the level stops at INFO.
   logging_config {
-    log_format = "JSON"
-    log_group  = aws_cloudwatch_log_group.fn[each.key].name
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.fn[each.key].name
+    application_log_level = var.lambda_log_level
+    system_log_level      = var.lambda_system_log_level
   }
 
   tracing_config {

@@ -63,10 +63,32 @@ variable "order_sweeper_timeout_seconds" {
   }
 }
 
-variable "rust_log" {
-  description = "RUST_LOG of every function (tracing-subscriber filter syntax)."
+variable "lambda_log_level" {
+  description = "Application log level of every function (logging_config application_log_level). Lambda hands it to the function as AWS_LAMBDA_LOG_LEVEL, which lambda_runtime's tracing subscriber takes as its level, and drops JSON log lines whose \"level\" is below it. Only TRACE, DEBUG and INFO: AWS documents that Lambda treats a JSON line without an RFC 3339 timestamp as INFO, and lambda_runtime's subscriber writes none, so at WARN or ERROR Lambda would drop every line, errors included."
   type        = string
-  default     = "info"
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO"], var.lambda_log_level)
+    error_message = "lambda_log_level must be TRACE, DEBUG or INFO (see the variable's description for why not WARN or ERROR)."
+  }
+}
+
+variable "lambda_system_log_level" {
+  description = "Level of Lambda's own log lines for every function (logging_config system_log_level): DEBUG, INFO or WARN. INFO keeps START and the REPORT line with each invocation's duration, memory and init time; WARN drops them."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.lambda_system_log_level)
+    error_message = "lambda_system_log_level must be DEBUG, INFO or WARN."
+  }
+}
+
+variable "rust_log" {
+  description = "Optional RUST_LOG of every function, in tracing-subscriber's filter syntax, for per-crate levels (for example \"info,aws_smithy_runtime=debug\"). Empty, the default, leaves RUST_LOG unset so that lambda_log_level alone decides. When set, its directives replace lambda_log_level inside the function (lambda_runtime's filter reads RUST_LOG), and Lambda still drops lines below lambda_log_level."
+  type        = string
+  default     = ""
 }
 
 variable "idempotency_ttl_seconds" {

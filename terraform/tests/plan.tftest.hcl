@@ -253,11 +253,22 @@ run "defaults" {
   assert {
     condition = alltrue([
       for fn, f in aws_lambda_function.fn : alltrue([
-        for name in ["ORDERS_TABLE", "INVENTORY_TABLE", "RESERVATIONS_TABLE", "IDEMPOTENCY_TABLE", "IDEMPOTENCY_TTL_SECONDS", "RUST_LOG"] :
+        for name in ["ORDERS_TABLE", "INVENTORY_TABLE", "RESERVATIONS_TABLE", "IDEMPOTENCY_TABLE", "IDEMPOTENCY_TTL_SECONDS"] :
         contains(keys(f.environment[0].variables), name)
       ])
     ])
     error_message = "A function lacks one of the table or setting environment variables."
+  }
+
+  # Under the JSON log format the level comes from logging_config (Lambda's AWS_LAMBDA_LOG_LEVEL); a RUST_LOG in the
+  # environment would override it inside the function, so by default there is none.
+  assert {
+    condition = alltrue([
+      for fn, f in aws_lambda_function.fn :
+      f.logging_config[0].application_log_level == "INFO" && f.logging_config[0].system_log_level == "INFO" &&
+      !contains(keys(f.environment[0].variables), "RUST_LOG")
+    ])
+    error_message = "Every function must log at application and system level INFO from logging_config, without RUST_LOG."
   }
 
   assert {
@@ -494,6 +505,35 @@ run "lambda_concurrency_quota_too_small" {
   }
 
   expect_failures = [var.lambda_concurrency_quota]
+}
+
+run "lambda_log_levels" {
+  command = plan
+
+  variables {
+    lambda_log_level        = "DEBUG"
+    lambda_system_log_level = "WARN"
+    rust_log                = "info,aws_smithy_runtime=debug"
+  }
+
+  assert {
+    condition = alltrue([
+      for fn, f in aws_lambda_function.fn :
+      f.logging_config[0].application_log_level == "DEBUG" && f.logging_config[0].system_log_level == "WARN" &&
+      f.environment[0].variables.RUST_LOG == "info,aws_smithy_runtime=debug"
+    ])
+    error_message = "lambda_log_level, lambda_system_log_level and rust_log must reach every function."
+  }
+}
+
+run "lambda_log_level_above_info" {
+  command = plan
+
+  variables {
+    lambda_log_level = "WARN"
+  }
+
+  expect_failures = [var.lambda_log_level]
 }
 
 run "x86_64_build" {
