@@ -50,9 +50,59 @@ mock_provider "aws" {
   }
 }
 
+# One ARN per table, so that the rendered IAM policies say which table each grant is on.
+override_resource {
+  target = aws_dynamodb_table.orders
+  values = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders" }
+}
+override_resource {
+  target = aws_dynamodb_table.inventory
+  values = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/inventory" }
+}
+override_resource {
+  target = aws_dynamodb_table.reservations
+  values = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/reservations" }
+}
+override_resource {
+  target = aws_dynamodb_table.idempotency
+  values = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/idempotency" }
+}
+
 variables {
   # Relative to the directory `terraform test` runs in (terraform/).
   workflow_file = "../workflow.asl.json"
+
+  # The data calls each function makes, read from functions/*/src and crates/saga-store-dynamodb (iam_lambda.tf
+  # says which store operation needs which action), as "<action> <table>".
+  expected_data_grants = {
+    "create-order" = [
+      "dynamodb:GetItem idempotency", "dynamodb:PutItem idempotency",
+      "dynamodb:GetItem orders", "dynamodb:PutItem orders",
+    ]
+    "reserve-stock" = [
+      "dynamodb:GetItem reservations", "dynamodb:PutItem reservations",
+      "dynamodb:GetItem inventory", "dynamodb:UpdateItem inventory",
+    ]
+    "confirm-order" = ["dynamodb:GetItem orders", "dynamodb:UpdateItem orders"]
+    "fence-order"   = ["dynamodb:GetItem orders", "dynamodb:UpdateItem orders"]
+    "release-stock" = [
+      "dynamodb:GetItem reservations", "dynamodb:PutItem reservations", "dynamodb:UpdateItem reservations",
+      "dynamodb:GetItem inventory", "dynamodb:UpdateItem inventory",
+    ]
+    "cancel-order" = ["dynamodb:GetItem orders", "dynamodb:PutItem orders", "dynamodb:UpdateItem orders"]
+    "repair-worker" = [
+      "dynamodb:GetItem reservations", "dynamodb:PutItem reservations", "dynamodb:UpdateItem reservations",
+      "dynamodb:GetItem inventory", "dynamodb:UpdateItem inventory",
+      "dynamodb:GetItem orders", "dynamodb:PutItem orders", "dynamodb:UpdateItem orders",
+      "sqs:ReceiveMessage repair", "sqs:DeleteMessage repair", "sqs:GetQueueAttributes repair", "sqs:ChangeMessageVisibility repair",
+    ]
+    "order-sweeper" = [
+      "dynamodb:GetItem reservations", "dynamodb:PutItem reservations", "dynamodb:UpdateItem reservations",
+      "dynamodb:GetItem inventory", "dynamodb:UpdateItem inventory",
+      "dynamodb:Query orders/index/status-createdAt",
+      "dynamodb:GetItem orders", "dynamodb:PutItem orders", "dynamodb:UpdateItem orders",
+    ]
+  }
 }
 
 run "defaults" {
@@ -230,6 +280,21 @@ run "defaults" {
       flatten([for fn, r in aws_iam_role.fn : [for st in jsondecode(r.assume_role_policy).Statement : st.Condition.StringEquals["aws:SourceAccount"] == "123456789012"]]),
     ))
     error_message = "The state machine and Lambda roles must trust their service only for this account (aws:SourceAccount)."
+  }
+
+  # Each function may make exactly the data calls its code makes: release() reads stock in diagnose() (release-stock,
+  # repair-worker, order-sweeper), and reserve-stock never reads orders.
+  assert {
+    condition = alltrue([
+      for fn, expected in var.expected_data_grants : sort(distinct(flatten([
+        for st in jsondecode(aws_iam_role_policy.fn[fn].policy).Statement : [
+          for a in flatten([st.Action]) : [
+            for r in flatten([st.Resource]) : "${a} ${replace(replace(r, "arn:aws:dynamodb:eu-west-1:123456789012:table/", ""), "arn:aws:sqs:eu-west-1:123456789012:mock", "repair")}"
+          ]
+        ] if startswith(st.Sid, "Data")
+      ]))) == sort(expected)
+    ]) && length(var.expected_data_grants) == length(aws_iam_role_policy.fn)
+    error_message = "A function's DynamoDB or SQS grants differ from the calls its code makes (expected_data_grants)."
   }
 
   assert {
