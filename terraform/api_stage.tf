@@ -88,7 +88,7 @@ resource "aws_api_gateway_stage" "api" {
 #     transactions take longer;
 #   - so one saga holds an instance for about 5 × 100 ms = 0.5 s;
 #   - the repair worker (its event source is capped at 2 concurrent batches, lambda.tf) and the sweeper (one run a
-#     minute) may hold 3 instances besides.
+#     minute, with no Lambda retries, lambda.tf) may hold 3 instances besides.
 # With a quota of 10: rate = (10 - 3) / 0.5 s = 14 requests/s, and burst = 10 - 3 = 7, because every request of a
 # burst starts create-order at the same moment. Above that Lambda answers TooManyRequestsException: the workflow
 # retries it, but the retries spend the 28 s budget, and once they run out the client gets an error where the

@@ -95,6 +95,16 @@ resource "aws_cloudwatch_event_target" "sweeper" {
   }
 }
 
+# EventBridge invokes the sweeper asynchronously, and Lambda retries a failed asynchronous invocation twice by
+# default (AWS's Lambda guide, "Asynchronous invocation"). The next scheduled run a minute later is the retry, and a
+# Lambda retry running beside it would hold a second instance the POST /orders throttle does not count
+# (api_stage.tf). An event that waited a minute in Lambda's queue is as stale as the next one is fresh.
+resource "aws_lambda_function_event_invoke_config" "sweeper" {
+  function_name                = aws_lambda_function.fn["order-sweeper"].function_name
+  maximum_retry_attempts       = 0
+  maximum_event_age_in_seconds = 60
+}
+
 resource "aws_lambda_permission" "sweeper" {
   statement_id  = "AllowEventBridgeSchedule"
   action        = "lambda:InvokeFunction"

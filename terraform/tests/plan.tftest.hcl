@@ -395,6 +395,16 @@ run "defaults" {
     error_message = "The order sweeper must run every minute."
   }
 
+  # The next scheduled run is the sweeper's retry; Lambda's own two async retries would overlap it.
+  assert {
+    condition = (
+      aws_lambda_function_event_invoke_config.sweeper.function_name == aws_lambda_function.fn["order-sweeper"].function_name &&
+      aws_lambda_function_event_invoke_config.sweeper.maximum_retry_attempts == 0 &&
+      aws_lambda_function_event_invoke_config.sweeper.maximum_event_age_in_seconds == 60
+    )
+    error_message = "The order sweeper's asynchronous invocations must not be retried by Lambda (0 retries, events at most 60 s old)."
+  }
+
   assert {
     condition     = aws_cloudwatch_metric_alarm.executions_timed_out.threshold == 0 && aws_cloudwatch_metric_alarm.repair_dlq_not_empty.threshold == 0
     error_message = "Any timed-out execution and any DLQ message must alarm."
