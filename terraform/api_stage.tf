@@ -44,13 +44,27 @@ resource "aws_cloudwatch_log_group" "api_access" {
   kms_key_id        = aws_kms_key.main.arn
 }
 
+locals {
+  api_stage_name = "v1"
+}
+
+# API Gateway writes the stage's execution logs (logging_level) to API-Gateway-Execution-Logs_{rest-api-id}/{stage}
+# and creates that group itself, with no retention and no KMS key, unless it already exists (AWS's guide, "Set up
+# CloudWatch logging for REST APIs"). Creating it before the stage gives it the stack's retention and key. The key
+# policy (kms.tf) lets CloudWatch Logs use the key for any log group of this account and Region, this one included.
+resource "aws_cloudwatch_log_group" "api_execution" {
+  name              = "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.api.id}/${local.api_stage_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.main.arn
+}
+
 resource "aws_api_gateway_stage" "api" {
   # checkov:skip=CKV_AWS_120:Responses must not be cached: an order's status and a stock level change between reads, and POST is never cacheable.
   # checkov:skip=CKV2_AWS_29:No WAF by default (it costs 5 USD a month plus rules); stage throttling bounds abuse. docs/deploy.md shows how to associate a web ACL.
   # checkov:skip=CKV2_AWS_51:Clients are public HTTP clients, not mutual-TLS peers; the integrations are AWS services reached with IAM, which need no client certificate.
   deployment_id        = aws_api_gateway_deployment.api.id
   rest_api_id          = aws_api_gateway_rest_api.api.id
-  stage_name           = "v1"
+  stage_name           = local.api_stage_name
   xray_tracing_enabled = true
 
   access_log_settings {
@@ -75,7 +89,9 @@ resource "aws_api_gateway_stage" "api" {
     })
   }
 
-  depends_on = [aws_api_gateway_account.api]
+  # The account's CloudWatch role must be set before a stage may log, and the execution log group must exist before
+  # the first request logs, or API Gateway creates its own.
+  depends_on = [aws_api_gateway_account.api, aws_cloudwatch_log_group.api_execution]
 }
 
 # --- throttling --------------------------------------------------------------------------------------------------

@@ -395,6 +395,29 @@ run "defaults" {
     error_message = "The order sweeper must run every minute."
   }
 
+  # API Gateway would create the execution log group itself, without retention or KMS: it is managed here instead,
+  # under the exact name API Gateway writes to, and the stack key's policy must cover it.
+  assert {
+    condition = (
+      aws_cloudwatch_log_group.api_execution.name == "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.api.id}/${aws_api_gateway_stage.api.stage_name}" &&
+      aws_cloudwatch_log_group.api_execution.retention_in_days == 365 &&
+      aws_cloudwatch_log_group.api_execution.kms_key_id == aws_kms_key.main.arn
+    )
+    error_message = "The stage's execution log group must be API-Gateway-Execution-Logs_{api id}/{stage}, with the stack's retention and KMS key."
+  }
+
+  assert {
+    condition = anytrue([
+      for st in jsondecode(aws_kms_key.main.policy).Statement :
+      st.Principal == { Service = "logs.eu-west-1.amazonaws.com" } &&
+      can(regex(
+        "^${replace(st.Condition.ArnLike["kms:EncryptionContext:aws:logs:arn"], "*", ".*")}$",
+        "arn:aws:logs:eu-west-1:123456789012:log-group:${aws_cloudwatch_log_group.api_execution.name}"
+      ))
+    ])
+    error_message = "The stack key's policy must let CloudWatch Logs encrypt the API execution log group."
+  }
+
   # The next scheduled run is the sweeper's retry; Lambda's own two async retries would overlap it.
   assert {
     condition = (
