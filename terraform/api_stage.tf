@@ -96,8 +96,8 @@ resource "aws_api_gateway_stage" "api" {
 
 # --- throttling --------------------------------------------------------------------------------------------------
 # POST /orders is the only route that runs Lambda functions, so it gets its own throttle, sized to the account's
-# Lambda concurrency quota (var.lambda_concurrency_quota; new accounts may start at 10, raised through Service
-# Quotas). A saga runs its tasks one after another, so a saga in flight holds at most one function instance, and by
+# Lambda concurrency quota (var.lambda_concurrency_quota). AWS's Lambda guide ("Lambda quotas") says new accounts
+# have reduced concurrency quotas, raised with use or through Service Quotas; 10 is what a new account may get. A saga runs its tasks one after another, so a saga in flight holds at most one function instance, and by
 # Little's law the concurrency POST /orders needs is its request rate times the Lambda time of one saga:
 #   - a compensated saga makes 5 invocations (create, reserve, fence, release, cancel; 3 when it succeeds);
 #   - each is taken as 100 ms: warm ones make a few DynamoDB calls and take tens of ms, cold starts and
@@ -122,7 +122,8 @@ locals {
   order_throttling_burst_limit = coalesce(var.order_throttling_burst_limit, local.saga_lambda_concurrency)
 }
 
-# Stage-wide settings; the throttle applies to each method separately, and POST /orders overrides it below.
+# Stage-wide settings. API Gateway applies a stage's throttle to each method separately (AWS's guide, "Throttle
+# requests to your REST APIs"), and POST /orders overrides it below.
 resource "aws_api_gateway_method_settings" "all" {
   # checkov:skip=CKV_AWS_225:Caching stays off on purpose: an order's status and a stock level change between reads, and POST is never cacheable.
   rest_api_id = aws_api_gateway_rest_api.api.id

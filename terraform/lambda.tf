@@ -68,9 +68,10 @@ resource "aws_lambda_event_source_mapping" "repair" {
   # Only the messages the worker reports as failed come back; the rest of the batch is deleted.
   function_response_types = ["ReportBatchItemFailures"]
 
-  # Lambda starts an SQS event source with several concurrent batches and scales up while messages wait; 2 (the least
-  # Lambda allows) keeps the repair worker within the concurrency budget of the POST /orders throttle
-  # (api_stage.tf). Repairs are rare and are retried by the queue, so they can wait.
+  # Lambda polls an SQS queue with several concurrent batches and adds more while messages wait; maximum concurrency
+  # caps that (AWS's Lambda guide on SQS event sources; 2 is the least it accepts). 2 keeps the repair worker within
+  # the concurrency budget of the POST /orders throttle (api_stage.tf). Repairs are rare and the queue keeps them,
+  # so they can wait.
   scaling_config {
     maximum_concurrency = 2
   }
