@@ -97,8 +97,9 @@ resource "aws_api_gateway_stage" "api" {
 # --- throttling --------------------------------------------------------------------------------------------------
 # POST /orders is the only route that runs Lambda functions, so it gets its own throttle, sized to the account's
 # Lambda concurrency quota (var.lambda_concurrency_quota). AWS's Lambda guide ("Lambda quotas") says new accounts
-# have reduced concurrency quotas, raised with use or through Service Quotas; 10 is what a new account may get. A saga runs its tasks one after another, so a saga in flight holds at most one function instance, and by
-# Little's law the concurrency POST /orders needs is its request rate times the Lambda time of one saga:
+# have reduced concurrency quotas, raised with use or through Service Quotas; 10 is what a new account may get.
+# A saga runs its tasks one after another, so a saga in flight holds at most one function instance, and by Little's
+# law the concurrency POST /orders needs is its request rate times the Lambda time of one saga:
 #   - a compensated saga makes 5 invocations (create, reserve, fence, release, cancel; 3 when it succeeds);
 #   - each is taken as 100 ms: warm ones make a few DynamoDB calls and take tens of ms, cold starts and
 #     transactions take longer;
