@@ -79,7 +79,7 @@ resource "aws_api_gateway_resource" "sku" {
 # --- POST /orders -> StartSyncExecution --------------------------------------------------------------------------
 
 resource "aws_api_gateway_method" "create_order" {
-  # checkov:skip=CKV_AWS_59:Placing orders is the public entry point of the API; stage throttling bounds it and the request model validates every body. Only the stock update requires IAM.
+  # checkov:skip=CKV_AWS_59:Placing orders is the public entry point of the API; its own throttle (order_throttling_*, sized to the Lambda concurrency quota) bounds it and the request model validates every body. Only the stock update requires IAM.
   rest_api_id          = aws_api_gateway_rest_api.api.id
   resource_id          = aws_api_gateway_resource.orders.id
   http_method          = "POST"

@@ -27,13 +27,20 @@ locals {
     }
   }
 
+  # No aws:SourceAccount or aws:SourceArn condition here, unlike the Lambda and Step Functions roles: API Gateway
+  # does not put those keys in the request context when it assumes an integration's `credentials` role, so a
+  # condition on them denies the AssumeRole and every integration answers 500 ("API Gateway does not have
+  # permission to assume the provided role"). A live stack hit exactly this (aws-solutions-library-samples/
+  # accelerated-intelligent-document-processing-on-aws, PR #479, confirmed with test-invoke-method). Without the
+  # condition, no other account can use these roles either: attaching a role to an integration takes
+  # iam:PassRole on it, which only this account's principals can be granted. Each role allows one action on one
+  # resource (api_integration_grants).
   api_assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Effect    = "Allow"
       Principal = { Service = "apigateway.amazonaws.com" }
       Action    = "sts:AssumeRole"
-      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
     }]
   })
 }

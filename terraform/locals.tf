@@ -40,12 +40,14 @@ locals {
     RESERVATIONS_TABLE      = aws_dynamodb_table.reservations.name
     IDEMPOTENCY_TABLE       = aws_dynamodb_table.idempotency.name
     IDEMPOTENCY_TTL_SECONDS = tostring(var.idempotency_ttl_seconds)
-    RUST_LOG                = var.rust_log
   }
 
+  # Lambda sets AWS_LAMBDA_LOG_LEVEL from logging_config (lambda.tf); RUST_LOG, when present, would override it
+  # inside the function, so it is set only when asked for.
   function_environment = {
     for fn in keys(local.function_timeouts) : fn => merge(
       local.common_environment,
+      var.rust_log == "" ? {} : { RUST_LOG = var.rust_log },
       fn == "order-sweeper" ? { SWEEP_AFTER_SECONDS = tostring(var.sweep_after_seconds) } : {},
     )
   }

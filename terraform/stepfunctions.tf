@@ -38,6 +38,11 @@ resource "aws_sfn_state_machine" "order_saga" {
     enabled = true
   }
 
+  # CreateStateMachine checks that the role can deliver logs to log_destination and answers AccessDeniedException
+  # ("The state machine IAM Role is not authorized to access the Log Destination") while the role or its policy,
+  # created moments before, has not yet propagated through IAM, which AWS documents as eventually consistent. The
+  # hashicorp/aws provider retries CreateStateMachine on AccessDeniedException until the create timeout (5 minutes),
+  # which covers the usual delay; docs/deploy.md says what to do if it does not.
   depends_on = [aws_iam_role_policy.state_machine]
 }
 

@@ -24,13 +24,13 @@ variable "tags" {
 }
 
 variable "lambda_zip_dir" {
-  description = "Directory holding <function>/bootstrap.zip, as written by `cargo lambda build --release --arm64 --output-format zip` (relative to this directory or absolute)."
+  description = "Directory holding <function>/bootstrap.zip, as written by `cargo build-lambdas` at the repository root (relative to this directory or absolute; $CARGO_TARGET_DIR/lambda when CARGO_TARGET_DIR is set)."
   type        = string
   default     = "../target/lambda"
 }
 
 variable "lambda_architecture" {
-  description = "Instruction set of the Lambda functions; must match the build (--arm64 gives arm64, the default; use x86_64 for a build without --arm64)."
+  description = "Instruction set of the Lambda functions; must match the build (`cargo build-lambdas` builds arm64, the default; `cargo build-lambdas-x86-64` builds x86_64)."
   type        = string
   default     = "arm64"
 
@@ -63,10 +63,32 @@ variable "order_sweeper_timeout_seconds" {
   }
 }
 
-variable "rust_log" {
-  description = "RUST_LOG of every function (tracing-subscriber filter syntax)."
+variable "lambda_log_level" {
+  description = "Application log level of every function (logging_config application_log_level). Lambda hands it to the function as AWS_LAMBDA_LOG_LEVEL, which lambda_runtime's tracing subscriber takes as its level, and drops JSON log lines whose \"level\" is below it. Only TRACE, DEBUG and INFO: AWS documents that Lambda treats a JSON line without an RFC 3339 timestamp as INFO, and lambda_runtime's subscriber writes none, so at WARN or ERROR Lambda would drop every line, errors included."
   type        = string
-  default     = "info"
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO"], var.lambda_log_level)
+    error_message = "lambda_log_level must be TRACE, DEBUG or INFO (see the variable's description for why not WARN or ERROR)."
+  }
+}
+
+variable "lambda_system_log_level" {
+  description = "Level of Lambda's own log lines for every function (logging_config system_log_level): DEBUG, INFO or WARN. INFO keeps START and the REPORT line with each invocation's duration, memory and init time; WARN drops them."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.lambda_system_log_level)
+    error_message = "lambda_system_log_level must be DEBUG, INFO or WARN."
+  }
+}
+
+variable "rust_log" {
+  description = "Optional RUST_LOG of every function, in tracing-subscriber's filter syntax, for per-crate levels (for example \"info,aws_smithy_runtime=debug\"). Empty, the default, leaves RUST_LOG unset so that lambda_log_level alone decides. When set, its directives replace lambda_log_level inside the function (lambda_runtime's filter reads RUST_LOG), and Lambda still drops lines below lambda_log_level."
+  type        = string
+  default     = ""
 }
 
 variable "idempotency_ttl_seconds" {
@@ -111,15 +133,39 @@ variable "table_deletion_protection" {
 }
 
 variable "api_throttling_rate_limit" {
-  description = "Steady-state requests per second allowed on every method of the stage."
+  description = "Steady-state requests per second allowed on each method of the stage except POST /orders: the reads and the stock update are DynamoDB integrations and run no Lambda."
   type        = number
   default     = 50
 }
 
 variable "api_throttling_burst_limit" {
-  description = "Burst of requests allowed on every method of the stage."
+  description = "Burst of requests allowed on each method of the stage except POST /orders."
   type        = number
   default     = 100
+}
+
+variable "lambda_concurrency_quota" {
+  description = "Lambda concurrency this stack may use in the Region: the account's \"Concurrent executions\" quota (Service Quotas, AWS Lambda), less what other functions in the account need (`aws lambda get-account-settings` shows it as AccountLimit.ConcurrentExecutions). New accounts start with a reduced quota, as low as 10. POST /orders' throttle is derived from it (api_stage.tf); after the quota is raised, set the new value here."
+  type        = number
+  default     = 10
+
+  validation {
+    # The repair worker and the sweeper may hold 3 instances (api_stage.tf); sagas need at least one more.
+    condition     = var.lambda_concurrency_quota >= 4 && var.lambda_concurrency_quota == floor(var.lambda_concurrency_quota)
+    error_message = "lambda_concurrency_quota must be a whole number of at least 4."
+  }
+}
+
+variable "order_throttling_rate_limit" {
+  description = "Steady-state requests per second allowed on POST /orders. Null derives it from lambda_concurrency_quota (14 for a quota of 10; api_stage.tf shows the arithmetic)."
+  type        = number
+  default     = null
+}
+
+variable "order_throttling_burst_limit" {
+  description = "Burst of requests allowed on POST /orders. Null derives it from lambda_concurrency_quota (7 for a quota of 10)."
+  type        = number
+  default     = null
 }
 
 variable "failed_executions_alarm_threshold" {
@@ -146,7 +192,7 @@ variable "api_execution_logging_level" {
 }
 
 variable "manage_api_gateway_account" {
-  description = "Create the account-wide API Gateway CloudWatch role and point the account setting at it (one per account and Region). Set false when another stack manages it."
+  description = "Create the account-wide API Gateway CloudWatch role (AWS's AmazonAPIGatewayPushToCloudWatchLogs policy) and point the account setting at it (one per account and Region). Set false when another stack or the account baseline already sets it; the stage's execution and access logs then go through that role, which must exist or the stage's access log settings are refused."
   type        = bool
   default     = true
 }

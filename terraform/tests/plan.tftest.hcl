@@ -50,9 +50,59 @@ mock_provider "aws" {
   }
 }
 
+# One ARN per table, so that the rendered IAM policies say which table each grant is on.
+override_resource {
+  target = aws_dynamodb_table.orders
+  values = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders" }
+}
+override_resource {
+  target = aws_dynamodb_table.inventory
+  values = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/inventory" }
+}
+override_resource {
+  target = aws_dynamodb_table.reservations
+  values = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/reservations" }
+}
+override_resource {
+  target = aws_dynamodb_table.idempotency
+  values = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/idempotency" }
+}
+
 variables {
   # Relative to the directory `terraform test` runs in (terraform/).
   workflow_file = "../workflow.asl.json"
+
+  # The data calls each function makes, read from functions/*/src and crates/saga-store-dynamodb (iam_lambda.tf
+  # says which store operation needs which action), as "<action> <table>".
+  expected_data_grants = {
+    "create-order" = [
+      "dynamodb:GetItem idempotency", "dynamodb:PutItem idempotency",
+      "dynamodb:GetItem orders", "dynamodb:PutItem orders",
+    ]
+    "reserve-stock" = [
+      "dynamodb:GetItem reservations", "dynamodb:PutItem reservations",
+      "dynamodb:GetItem inventory", "dynamodb:UpdateItem inventory",
+    ]
+    "confirm-order" = ["dynamodb:GetItem orders", "dynamodb:UpdateItem orders"]
+    "fence-order"   = ["dynamodb:GetItem orders", "dynamodb:UpdateItem orders"]
+    "release-stock" = [
+      "dynamodb:GetItem reservations", "dynamodb:PutItem reservations", "dynamodb:UpdateItem reservations",
+      "dynamodb:GetItem inventory", "dynamodb:UpdateItem inventory",
+    ]
+    "cancel-order" = ["dynamodb:GetItem orders", "dynamodb:PutItem orders", "dynamodb:UpdateItem orders"]
+    "repair-worker" = [
+      "dynamodb:GetItem reservations", "dynamodb:PutItem reservations", "dynamodb:UpdateItem reservations",
+      "dynamodb:GetItem inventory", "dynamodb:UpdateItem inventory",
+      "dynamodb:GetItem orders", "dynamodb:PutItem orders", "dynamodb:UpdateItem orders",
+      "sqs:ReceiveMessage repair", "sqs:DeleteMessage repair", "sqs:GetQueueAttributes repair", "sqs:ChangeMessageVisibility repair",
+    ]
+    "order-sweeper" = [
+      "dynamodb:GetItem reservations", "dynamodb:PutItem reservations", "dynamodb:UpdateItem reservations",
+      "dynamodb:GetItem inventory", "dynamodb:UpdateItem inventory",
+      "dynamodb:Query orders/index/status-createdAt",
+      "dynamodb:GetItem orders", "dynamodb:PutItem orders", "dynamodb:UpdateItem orders",
+    ]
+  }
 }
 
 run "defaults" {
@@ -182,13 +232,69 @@ run "defaults" {
       for p in concat(
         [for k, v in aws_iam_role_policy.fn : v.policy],
         [for k, v in aws_iam_role_policy.api_integration : v.policy],
-        [for v in aws_iam_role_policy.api_gateway_cloudwatch : v.policy],
         [aws_iam_role_policy.state_machine.policy, aws_iam_policy.inventory_writer.policy],
         ) : [
         for st in jsondecode(p).Statement : [for a in flatten([st.Action]) : !strcontains(a, "*")]
       ]
     ]))
     error_message = "An IAM policy grants a wildcard action."
+  }
+
+  # API Gateway sends no aws:SourceAccount/aws:SourceArn when it assumes an integration role (iam_api.tf), so
+  # any Condition there denies the AssumeRole and every route answers 500.
+  assert {
+    condition = alltrue([
+      for r in [aws_iam_role.api_start_execution, aws_iam_role.api_orders_read, aws_iam_role.api_inventory_read, aws_iam_role.api_inventory_write] :
+      alltrue([
+        for st in jsondecode(r.assume_role_policy).Statement :
+        st.Principal.Service == "apigateway.amazonaws.com" && !contains(keys(st), "Condition")
+      ])
+    ])
+    error_message = "An API Gateway integration role's trust policy has a Condition; API Gateway would be denied the AssumeRole."
+  }
+
+  # The account-wide CloudWatch role: UpdateAccount checks it by writing to /aws/apigateway/welcome, and it serves
+  # every API in the Region, so it carries AWS's managed policy and a trust policy API Gateway can satisfy.
+  assert {
+    condition = (
+      length(aws_iam_role_policy_attachment.api_gateway_cloudwatch) == 1 &&
+      aws_iam_role_policy_attachment.api_gateway_cloudwatch[0].policy_arn == "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs" &&
+      aws_iam_role_policy_attachment.api_gateway_cloudwatch[0].role == aws_iam_role.api_gateway_cloudwatch[0].name &&
+      aws_api_gateway_account.api[0].cloudwatch_role_arn == aws_iam_role.api_gateway_cloudwatch[0].arn
+    )
+    error_message = "The API Gateway account role must carry AmazonAPIGatewayPushToCloudWatchLogs and be the account's cloudwatch_role_arn."
+  }
+
+  assert {
+    condition = alltrue([
+      for st in jsondecode(aws_iam_role.api_gateway_cloudwatch[0].assume_role_policy).Statement :
+      st.Principal.Service == "apigateway.amazonaws.com" && !contains(keys(st), "Condition")
+    ])
+    error_message = "The API Gateway CloudWatch role's trust policy has a Condition; UpdateAccount would refuse the role."
+  }
+
+  # Step Functions and Lambda document aws:SourceAccount for their roles: keep it there.
+  assert {
+    condition = alltrue(concat(
+      [for st in jsondecode(aws_iam_role.state_machine.assume_role_policy).Statement : st.Condition.StringEquals["aws:SourceAccount"] == "123456789012"],
+      flatten([for fn, r in aws_iam_role.fn : [for st in jsondecode(r.assume_role_policy).Statement : st.Condition.StringEquals["aws:SourceAccount"] == "123456789012"]]),
+    ))
+    error_message = "The state machine and Lambda roles must trust their service only for this account (aws:SourceAccount)."
+  }
+
+  # Each function may make exactly the data calls its code makes: release() reads stock in diagnose() (release-stock,
+  # repair-worker, order-sweeper), and reserve-stock never reads orders.
+  assert {
+    condition = alltrue([
+      for fn, expected in var.expected_data_grants : sort(distinct(flatten([
+        for st in jsondecode(aws_iam_role_policy.fn[fn].policy).Statement : [
+          for a in flatten([st.Action]) : [
+            for r in flatten([st.Resource]) : "${a} ${replace(replace(r, "arn:aws:dynamodb:eu-west-1:123456789012:table/", ""), "arn:aws:sqs:eu-west-1:123456789012:mock", "repair")}"
+          ]
+        ] if startswith(st.Sid, "Data")
+      ]))) == sort(expected)
+    ]) && length(var.expected_data_grants) == length(aws_iam_role_policy.fn)
+    error_message = "A function's DynamoDB or SQS grants differ from the calls its code makes (expected_data_grants)."
   }
 
   assert {
@@ -212,11 +318,22 @@ run "defaults" {
   assert {
     condition = alltrue([
       for fn, f in aws_lambda_function.fn : alltrue([
-        for name in ["ORDERS_TABLE", "INVENTORY_TABLE", "RESERVATIONS_TABLE", "IDEMPOTENCY_TABLE", "IDEMPOTENCY_TTL_SECONDS", "RUST_LOG"] :
+        for name in ["ORDERS_TABLE", "INVENTORY_TABLE", "RESERVATIONS_TABLE", "IDEMPOTENCY_TABLE", "IDEMPOTENCY_TTL_SECONDS"] :
         contains(keys(f.environment[0].variables), name)
       ])
     ])
     error_message = "A function lacks one of the table or setting environment variables."
+  }
+
+  # Under the JSON log format the level comes from logging_config (Lambda's AWS_LAMBDA_LOG_LEVEL); a RUST_LOG in the
+  # environment would override it inside the function, so by default there is none.
+  assert {
+    condition = alltrue([
+      for fn, f in aws_lambda_function.fn :
+      f.logging_config[0].application_log_level == "INFO" && f.logging_config[0].system_log_level == "INFO" &&
+      !contains(keys(f.environment[0].variables), "RUST_LOG")
+    ])
+    error_message = "Every function must log at application and system level INFO from logging_config, without RUST_LOG."
   }
 
   assert {
@@ -244,9 +361,71 @@ run "defaults" {
     error_message = "The repair queue must move a message to the DLQ after 5 receives."
   }
 
+  # POST /orders is throttled to what a new account's Lambda concurrency quota of 10 can serve: 7 instances for
+  # sagas (3 stay for the repair worker and the sweeper) at 0.5 s of Lambda time per saga (api_stage.tf).
+  assert {
+    condition = (
+      aws_api_gateway_method_settings.create_order.method_path == "orders/POST" &&
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_rate_limit == 14 &&
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_burst_limit == 7
+    )
+    error_message = "POST /orders must be throttled to 14 requests/s, burst 7, for the default Lambda concurrency quota of 10."
+  }
+
+  assert {
+    condition = (
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_rate_limit * 5 * 100 <= (10 - 3) * 1000 &&
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_burst_limit <= 10 - 3 &&
+      aws_lambda_event_source_mapping.repair.scaling_config[0].maximum_concurrency == 2
+    )
+    error_message = "The POST /orders throttle, the repair worker's concurrency and the sweeper must fit in a Lambda concurrency quota of 10."
+  }
+
+  assert {
+    condition = (
+      aws_api_gateway_method_settings.all.method_path == "*/*" &&
+      aws_api_gateway_method_settings.all.settings[0].throttling_rate_limit == 50 &&
+      aws_api_gateway_method_settings.all.settings[0].throttling_burst_limit == 100
+    )
+    error_message = "The DynamoDB routes keep the stage-wide throttle of 50 requests/s, burst 100."
+  }
+
   assert {
     condition     = aws_cloudwatch_event_rule.sweeper.schedule_expression == "rate(1 minute)"
     error_message = "The order sweeper must run every minute."
+  }
+
+  # API Gateway would create the execution log group itself, without retention or KMS: it is managed here instead,
+  # under the exact name API Gateway writes to, and the stack key's policy must cover it.
+  assert {
+    condition = (
+      aws_cloudwatch_log_group.api_execution.name == "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.api.id}/${aws_api_gateway_stage.api.stage_name}" &&
+      aws_cloudwatch_log_group.api_execution.retention_in_days == 365 &&
+      aws_cloudwatch_log_group.api_execution.kms_key_id == aws_kms_key.main.arn
+    )
+    error_message = "The stage's execution log group must be API-Gateway-Execution-Logs_{api id}/{stage}, with the stack's retention and KMS key."
+  }
+
+  assert {
+    condition = anytrue([
+      for st in jsondecode(aws_kms_key.main.policy).Statement :
+      st.Principal == { Service = "logs.eu-west-1.amazonaws.com" } &&
+      can(regex(
+        "^${replace(st.Condition.ArnLike["kms:EncryptionContext:aws:logs:arn"], "*", ".*")}$",
+        "arn:aws:logs:eu-west-1:123456789012:log-group:${aws_cloudwatch_log_group.api_execution.name}"
+      ))
+    ])
+    error_message = "The stack key's policy must let CloudWatch Logs encrypt the API execution log group."
+  }
+
+  # The next scheduled run is the sweeper's retry; Lambda's own two async retries would overlap it.
+  assert {
+    condition = (
+      aws_lambda_function_event_invoke_config.sweeper.function_name == aws_lambda_function.fn["order-sweeper"].function_name &&
+      aws_lambda_function_event_invoke_config.sweeper.maximum_retry_attempts == 0 &&
+      aws_lambda_function_event_invoke_config.sweeper.maximum_event_age_in_seconds == 60
+    )
+    error_message = "The order sweeper's asynchronous invocations must not be retried by Lambda (0 retries, events at most 60 s old)."
   }
 
   assert {
@@ -330,6 +509,49 @@ run "defaults" {
   }
 }
 
+# `cargo build-lambdas` (.cargo/config.toml) must build exactly the zips Terraform deploys: a function missing from
+# either side is a failed apply (no zip) or a zip nobody deploys. The crates under functions/ are the third list.
+run "build_command_matches_functions" {
+  command = plan
+
+  variables {
+    cargo_config = file("../.cargo/config.toml")
+  }
+
+  assert {
+    condition     = sort(flatten(regexall("\"-p\",\\s*\"([A-Za-z0-9_-]+)\"", var.cargo_config))) == sort(keys(aws_lambda_function.fn))
+    error_message = "The packages of the lambda-zips alias in .cargo/config.toml differ from the functions Terraform deploys (local.function_timeouts)."
+  }
+
+  assert {
+    condition     = sort([for f in fileset("../functions", "*/Cargo.toml") : dirname(f)]) == sort(keys(aws_lambda_function.fn))
+    error_message = "The crates under functions/ differ from the functions Terraform deploys (local.function_timeouts)."
+  }
+
+  # cargo-lambda writes target/lambda/<binary>/bootstrap.zip: each function's binary must carry its own name.
+  assert {
+    condition = alltrue([
+      for fn in keys(aws_lambda_function.fn) : alltrue([
+        for n in flatten(regexall("(?m)^name\\s*=\\s*\"([^\"]+)\"", file("../functions/${fn}/Cargo.toml"))) : n == fn
+      ])
+    ])
+    error_message = "A function crate's package or [[bin]] name differs from its directory, so its zip would not be at <function>/bootstrap.zip."
+  }
+
+  assert {
+    condition     = alltrue([for fn, f in aws_lambda_function.fn : endswith(f.filename, "/${fn}/bootstrap.zip")])
+    error_message = "Terraform must read each function's zip from <lambda_zip_dir>/<function>/bootstrap.zip, where cargo-lambda writes it."
+  }
+
+  assert {
+    condition = alltrue([
+      for flag in ["\"lambda\", \"build\", \"--release\", \"--output-format\", \"zip\"", "build-lambdas = [\"lambda-zips\", \"--arm64\"]"] :
+      strcontains(var.cargo_config, flag)
+    ])
+    error_message = "cargo build-lambdas must build release zips for arm64, the default lambda_architecture."
+  }
+}
+
 run "fault_injection_enabled" {
   command = apply
 
@@ -341,6 +563,95 @@ run "fault_injection_enabled" {
     condition     = strcontains(lower(aws_api_gateway_integration.create_order.request_templates["application/json"]), "x-saga-fault")
     error_message = "With enable_fault_injection = true the request template must forward X-Saga-Fault."
   }
+}
+
+run "api_gateway_account_managed_elsewhere" {
+  command = plan
+
+  variables {
+    manage_api_gateway_account = false
+  }
+
+  assert {
+    condition = (
+      length(aws_iam_role.api_gateway_cloudwatch) == 0 &&
+      length(aws_iam_role_policy_attachment.api_gateway_cloudwatch) == 0 &&
+      length(aws_api_gateway_account.api) == 0
+    )
+    error_message = "With manage_api_gateway_account = false the stack must leave the account's CloudWatch role setting alone."
+  }
+}
+
+run "raised_lambda_concurrency_quota" {
+  command = plan
+
+  variables {
+    lambda_concurrency_quota = 1000
+  }
+
+  assert {
+    condition = (
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_rate_limit == 1994 &&
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_burst_limit == 997
+    )
+    error_message = "The POST /orders throttle must follow lambda_concurrency_quota: (1000 - 3) / 0.5 s = 1994 requests/s, burst 997."
+  }
+}
+
+run "explicit_order_throttle" {
+  command = plan
+
+  variables {
+    order_throttling_rate_limit  = 3
+    order_throttling_burst_limit = 5
+  }
+
+  assert {
+    condition = (
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_rate_limit == 3 &&
+      aws_api_gateway_method_settings.create_order.settings[0].throttling_burst_limit == 5
+    )
+    error_message = "order_throttling_rate_limit and order_throttling_burst_limit must override the derived throttle."
+  }
+}
+
+run "lambda_concurrency_quota_too_small" {
+  command = plan
+
+  variables {
+    lambda_concurrency_quota = 3
+  }
+
+  expect_failures = [var.lambda_concurrency_quota]
+}
+
+run "lambda_log_levels" {
+  command = plan
+
+  variables {
+    lambda_log_level        = "DEBUG"
+    lambda_system_log_level = "WARN"
+    rust_log                = "info,aws_smithy_runtime=debug"
+  }
+
+  assert {
+    condition = alltrue([
+      for fn, f in aws_lambda_function.fn :
+      f.logging_config[0].application_log_level == "DEBUG" && f.logging_config[0].system_log_level == "WARN" &&
+      f.environment[0].variables.RUST_LOG == "info,aws_smithy_runtime=debug"
+    ])
+    error_message = "lambda_log_level, lambda_system_log_level and rust_log must reach every function."
+  }
+}
+
+run "lambda_log_level_above_info" {
+  command = plan
+
+  variables {
+    lambda_log_level = "WARN"
+  }
+
+  expect_failures = [var.lambda_log_level]
 }
 
 run "x86_64_build" {

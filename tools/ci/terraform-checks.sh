@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every offline check of the AWS deployment (terraform/), in the order a failure is cheapest to read:
 #   1. terraform fmt -check, init (local provider mirror, no backend), validate
-#   2. terraform test (mocked AWS provider: plan-level assertions in terraform/tests/)
+#   2. terraform test (mocked AWS provider: plan-level assertions in terraform/tests/, including that the
+#      `cargo build-lambdas` alias in .cargo/config.toml builds exactly the functions Terraform deploys)
 #   3. the VTL mapping templates rendered by velocityjs with an API Gateway shim (tools/vtl, node --test)
 #   4. workflow.asl.json through @wmfs/statelint and asl-validator
 #   5. checkov on terraform/ (0 failed checks; every skip is inline in the .tf with its reason)
