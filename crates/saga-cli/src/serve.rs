@@ -34,6 +34,13 @@ pub struct Args {
     /// How often the orphan sweeper looks for abandoned PENDING orders.
     #[arg(long, default_value_t = 5.0)]
     pub sweep_interval_seconds: f64,
+    /// How long Ctrl-C or SIGTERM waits for requests in flight before the server stops without them.
+    #[arg(long, default_value_t = shutdown_grace())]
+    pub shutdown_grace_seconds: f64,
+}
+
+fn shutdown_grace() -> f64 {
+    saga_local::app::DEFAULT_SHUTDOWN_GRACE.as_secs_f64()
 }
 
 fn create_order_ttl() -> i64 {
@@ -50,6 +57,7 @@ impl Default for Args {
             data_dir: None,
             idempotency_ttl_seconds: create_order_ttl(),
             sweep_interval_seconds: 5.0,
+            shutdown_grace_seconds: shutdown_grace(),
         }
     }
 }
@@ -65,6 +73,9 @@ pub async fn run(args: Args) -> CmdResult {
     if !(args.sweep_interval_seconds.is_finite() && args.sweep_interval_seconds > 0.0) {
         return Err("--sweep-interval-seconds must be a positive number".into());
     }
+    if !(args.shutdown_grace_seconds.is_finite() && args.shutdown_grace_seconds >= 0.0) {
+        return Err("--shutdown-grace-seconds must be a number of seconds, 0 or more".into());
+    }
     let config = Config {
         fault_injection: args.fault_injection,
         time_scale: args.time_scale,
@@ -72,6 +83,7 @@ pub async fn run(args: Args) -> CmdResult {
         data_dir: args.data_dir.clone(),
         idempotency_ttl_s: args.idempotency_ttl_seconds,
         sweep_interval: Duration::from_secs_f64(args.sweep_interval_seconds),
+        shutdown_grace: Duration::from_secs_f64(args.shutdown_grace_seconds),
         ..Config::default()
     };
     let app = saga_local::App::new(config)?;

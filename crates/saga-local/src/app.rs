@@ -39,7 +39,13 @@ pub struct Config {
     /// Run the repair worker. Off leaves repairs queued (durably, with a data directory), as when the
     /// production worker is down.
     pub repair_worker: bool,
+    /// How long a shutdown waits for requests in flight before it stops without them.
+    pub shutdown_grace: Duration,
 }
+
+/// Longer than the shipped workflow's 28 s timeout, so that every saga in flight at a shutdown still answers; an
+/// execution of another definition may run for up to five minutes, and a shutdown does not wait that long.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 impl Default for Config {
     fn default() -> Self {
@@ -53,6 +59,7 @@ impl Default for Config {
             sweep_after: None,
             repair_backoff: Duration::from_millis(200),
             repair_worker: true,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
 }

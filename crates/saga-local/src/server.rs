@@ -1,7 +1,7 @@
 //! Serving the API: a library function over a listener the caller binds, so tests run the real server on
 //! `127.0.0.1:0`, plus the background repair worker and sweeper that live as long as it does.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -39,9 +39,26 @@ pub async fn run(
         stopped(stop_rx.clone()),
     ));
     let api = step_functions_api(&app).await;
-    let served = axum::serve(listener, sfn_api::mount(gateway::router(app), api))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let grace = app.config.shutdown_grace;
+    let (signalled_tx, signalled_rx) = watch::channel(false);
+    let serving = axum::serve(listener, sfn_api::mount(gateway::router(app), api))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = signalled_tx.send(true);
+        })
+        .into_future();
+    // A graceful shutdown waits for every request in flight, and a StartSyncExecution of a definition other than
+    // the saga's may run for up to five minutes: past the grace period the server stops without them.
+    let served = tokio::select! {
+        served = serving => served,
+        () = async {
+            stopped(signalled_rx).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(?grace, "requests still in flight after the shutdown grace period; stopping without them");
+            Ok(())
+        }
+    };
     let _ = stop_tx.send(true);
     if let Some(worker) = worker {
         let _ = worker.await;
