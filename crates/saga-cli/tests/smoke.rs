@@ -43,10 +43,12 @@ impl Drop for Server {
 }
 
 async fn smoke(args: &[&str], env: &[(&str, &str)]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_saga"))
-        .arg("smoke")
-        .args(args)
-        .args(["--timeout-seconds", "60"])
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_saga"));
+    command.arg("smoke").args(args);
+    if !args.contains(&"--timeout-seconds") {
+        command.args(["--timeout-seconds", "60"]);
+    }
+    command
         .env("RUST_LOG", "off")
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
@@ -142,6 +144,32 @@ async fn sigv4_without_credentials_is_refused_before_any_request() {
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--sigv4 needs AWS_ACCESS_KEY_ID"), "{err}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_fails_within_the_overall_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    // Accepts connections and holds them open without a word.
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let started = std::time::Instant::now();
+    let out = smoke(&["--url", &url, "--timeout-seconds", "2"], &[]).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_fails(&out, "set stock", "no answer within 2 s");
+    assert!(
+        stdout(&out).contains("smoke: 0 passed, 1 failed, 6 skipped"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[tokio::test]
