@@ -19,6 +19,7 @@ mod budget;
 mod chaos;
 mod run;
 mod serve;
+mod smoke;
 mod validate;
 
 #[derive(Parser)]
@@ -47,6 +48,8 @@ enum Command {
     Chaos(chaos::Args),
     /// Benchmark the local saga (HTTP, engine overhead, per-state cost, memory, Lambda start-up) as ratios.
     Bench(bench::Args),
+    /// Check a deployed stack (or a running `saga serve`) end to end, right after `terraform apply`.
+    Smoke(smoke::Args),
 }
 
 fn init_tracing() {
@@ -80,6 +83,7 @@ async fn main() -> ExitCode {
         Command::Budget(args) => budget::run(args),
         Command::Chaos(args) => chaos::run(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Smoke(args) => smoke::run(args).await,
     };
     match result {
         Ok(code) => code,
