@@ -1466,6 +1466,7 @@ pub(crate) fn load(def: &Value) -> Result<Parsed, DefinitionError> {
         .as_object()
         .and_then(|o| l.uint(o, "TimeoutSeconds", "", 1, 99_999_999));
     let graph = l.graph(def, "", true);
+    names_unique_across_the_machine(def, "", &mut HashSet::new(), &mut l.diags);
     // Root-level diagnostics have an empty pointer; show them as "/".
     for d in &mut l.diags {
         if d.location.is_empty() {
@@ -1480,6 +1481,51 @@ pub(crate) fn load(def: &Value) -> Result<Parsed, DefinitionError> {
         _ => Err(DefinitionError {
             diagnostics: l.diags,
         }),
+    }
+}
+
+/// State names are unique in the whole state machine, Parallel branches and Map processors included, as AWS's
+/// validation requires: the same name in two branches is `DUPLICATE_STATE_NAME` at its second occurrence.
+/// (Two equal keys in one `States` object never reach a `Value`; [`duplicate_state_names`] scans the text for
+/// those.)
+fn names_unique_across_the_machine(
+    graph: &Value,
+    loc: &str,
+    seen: &mut HashSet<String>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(states) = graph.get("States").and_then(Value::as_object) else {
+        return;
+    };
+    for (name, state) in states {
+        let state_loc = format!("{loc}/States/{}", esc(name));
+        if !seen.insert(name.clone()) {
+            diags.push(Diagnostic {
+                location: state_loc.clone(),
+                code: DUPLICATE.into(),
+                message: format!("Duplicate state name: {name}"),
+            });
+        }
+        if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
+            for (i, branch) in branches.iter().enumerate() {
+                names_unique_across_the_machine(
+                    branch,
+                    &format!("{state_loc}/Branches/{i}"),
+                    seen,
+                    diags,
+                );
+            }
+        }
+        for key in ["ItemProcessor", "Iterator"] {
+            if let Some(processor) = state.get(key) {
+                names_unique_across_the_machine(
+                    processor,
+                    &format!("{state_loc}/{key}"),
+                    seen,
+                    diags,
+                );
+            }
+        }
     }
 }
 

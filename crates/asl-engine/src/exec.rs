@@ -420,10 +420,14 @@ impl<'a> Env<'a> {
 }
 
 /// Whether `ResultPath` can merge a result into `raw`, checked without changing it.
+///
+/// The language specification names this failure `States.ResultPathMatchFailure`, but AWS reports a path that
+/// cannot be applied to the input (`$.result` on a string, say) as `States.ReferencePathConflict`, with the cause
+/// "Unable to apply ReferencePath … to input …"; a Catch that matches the name must see what AWS gives.
 fn check_result_path(rp: &IoPath, raw: &Value) -> Result<(), Failure> {
     match rp {
         IoPath::Path(p) => {
-            check_set(raw, p).map_err(|m| Failure::error("States.ResultPathMatchFailure", m))
+            check_set(raw, p).map_err(|m| Failure::error("States.ReferencePathConflict", m))
         }
         IoPath::Default | IoPath::Null => Ok(()),
     }

@@ -1051,3 +1051,32 @@ async fn a_huge_time_scale_does_not_overflow() {
     .await;
     assert_eq!(output(&r), json!(1));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_result_path_that_cannot_apply_is_a_reference_path_conflict() {
+    // A string has no member to write the result into, at the top level or as a Map item.
+    let r = run(
+        single(json!({"Type": "Pass", "Result": 1, "ResultPath": "$.result", "End": true})),
+        json!("input1"),
+    )
+    .await;
+    assert_eq!(r.status, ExecutionStatus::Failed);
+    assert_eq!(r.error.as_deref(), Some("States.ReferencePathConflict"));
+    assert_eq!(
+        r.cause.as_deref(),
+        Some(r#"Unable to apply ReferencePath $.result to input "input1""#)
+    );
+    let r = run(
+        single(json!({
+            "Type": "Map",
+            "ItemProcessor": {
+                "StartAt": "Item",
+                "States": {"Item": {"Type": "Pass", "Result": 1, "ResultPath": "$.result", "End": true}}
+            },
+            "End": true
+        })),
+        json!(["input1"]),
+    )
+    .await;
+    assert_eq!(r.error.as_deref(), Some("States.ReferencePathConflict"));
+}

@@ -486,3 +486,29 @@ fn validate_response_is_shaped_like_aws() {
     assert!(bad["diagnostics"].as_array().unwrap().iter().any(|d| d
         == &json!({"severity": "ERROR", "code": "MISSING_TRANSITION_TARGET", "message": "Missing 'Next' target: B", "location": "/States/A/Next"})));
 }
+
+#[test]
+fn a_state_name_is_unique_across_branches_and_processors() {
+    let branch = |name: &str| json!({"StartAt": name, "States": {name: {"Type": "Succeed"}}});
+    assert_has(
+        machine(
+            json!({"P": {"Type": "Parallel", "Branches": [branch("Work"), branch("Work")], "End": true}}),
+        ),
+        "DUPLICATE_STATE_NAME",
+        "/States/P/Branches/1/States/Work",
+    );
+    // A branch state may not reuse a top-level name either, nor may a Map's processor.
+    assert_has(
+        machine(json!({
+            "P": {"Type": "Parallel", "Branches": [branch("P")], "Next": "M"},
+            "M": {"Type": "Map", "ItemProcessor": branch("Other"), "End": true},
+        })),
+        "DUPLICATE_STATE_NAME",
+        "/States/P/Branches/0/States/P",
+    );
+    // Distinct names pass.
+    let ok = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Branches": [branch("A"), branch("B")], "End": true}
+    }});
+    StateMachine::from_value(&ok).unwrap();
+}
