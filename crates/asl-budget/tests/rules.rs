@@ -295,25 +295,26 @@ fn a_compensation_cut_off_by_the_timeout_fails() {
 
 #[test]
 fn parallel_costs_its_slowest_branch_times_its_own_attempts() {
-    let branch = |secs: u64| json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": secs, "End": true}}});
+    // State names are unique in the whole machine, branches included.
+    let branch = |name: &str, secs: u64| json!({"StartAt": name, "States": {name: {"Type": "Wait", "Seconds": secs, "End": true}}});
     let r = run(json!({"StartAt": "Fan", "TimeoutSeconds": 28, "States": {
-        "Fan": {"Type": "Parallel", "Branches": [branch(2), branch(6), branch(4)],
+        "Fan": {"Type": "Parallel", "Branches": [branch("W2", 2), branch("W6", 6), branch("W4", 4)],
                 "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 1, "IntervalSeconds": 2}],
                 "End": true}
     }}));
     assert_eq!(worst(&r), 2.0 * 6.0 + 2.0);
     let step = &r.worst_path.as_ref().unwrap().steps[0];
-    assert_eq!(step.inner.as_ref().unwrap().steps[0].state, "Fan[1]/W");
+    assert_eq!(step.inner.as_ref().unwrap().steps[0].state, "Fan[1]/W6");
 }
 
 #[test]
 fn nested_parallel_inside_a_branch() {
-    let leaf = |s: u64| json!({"StartAt": "L", "States": {"L": {"Type": "Wait", "Seconds": s, "End": true}}});
+    let leaf = |name: &str, s: u64| json!({"StartAt": name, "States": {name: {"Type": "Wait", "Seconds": s, "End": true}}});
     let inner = json!({"StartAt": "In", "States": {"In": {"Type": "Parallel",
-        "Branches": [leaf(3), leaf(5)], "Next": "After"},
+        "Branches": [leaf("L3", 3), leaf("L5", 5)], "Next": "After"},
         "After": {"Type": "Wait", "Seconds": 1, "End": true}}});
     let r = run(json!({"StartAt": "Out", "TimeoutSeconds": 28, "States": {
-        "Out": {"Type": "Parallel", "Branches": [leaf(4), inner], "End": true}}}));
+        "Out": {"Type": "Parallel", "Branches": [leaf("L4", 4), inner], "End": true}}}));
     assert_eq!(worst(&r), 6.0);
 }
 

@@ -534,7 +534,7 @@ fn line(verdict: &str, name: &str, text: &str) {
 fn diagnose(t: &Target, r: &Reply) -> Option<String> {
     let kind = r.problem_type();
     if r.text.contains("permission to assume the provided role")
-        || kind == "/problems/gateway-error"
+        || kind == "/problems/gateway-misconfigured"
         // API_CONFIGURATION_ERROR's message, whichever gateway response carries it (or none, as before the
         // stack's gateway responses are deployed).
         || (r.status == 500 && r.execution.is_none() && r.text.contains("Internal server error"))
@@ -1080,7 +1080,7 @@ mod tests {
             Method::POST,
             500,
             "application/problem+json",
-            r#"{"type":"/problems/gateway-error","title":"The gateway failed","detail":"Internal server error","compensation":"pending"}"#,
+            r#"{"type":"/problems/gateway-misconfigured","title":"The API is misconfigured","status":500,"detail":"Internal server error","compensation":"not-needed"}"#,
         );
         assert!(diagnose(&t, &gateway_error).unwrap().starts_with(ROLE_HINT));
 

@@ -175,14 +175,14 @@ async fn a_server_that_never_answers_fails_within_the_overall_timeout() {
 #[tokio::test]
 async fn passes_behind_a_stage_prefix_with_a_relative_location() {
     let server = Server::start();
-    let stage = proxy(&server, Stage::RelativeLocation).await;
+    let stage = proxy(&server, Stage::AsServed).await;
     assert_passes(&smoke(&["--url", &format!("{stage}/v1")], &[]).await);
 }
 
 #[tokio::test]
 async fn an_absolute_path_location_fails_behind_a_stage_prefix() {
     let server = Server::start();
-    let stage = proxy(&server, Stage::AsServed).await;
+    let stage = proxy(&server, Stage::AbsoluteLocation).await;
     let out = smoke(&["--url", &format!("{stage}/v1")], &[]).await;
     assert_fails(&out, "follow Location", "drops a stage prefix such as /v1");
     // The other checks do not depend on following the Location.
@@ -196,7 +196,7 @@ async fn an_absolute_path_location_fails_behind_a_stage_prefix() {
 #[tokio::test]
 async fn the_stage_root_fails_with_the_missing_stage_hint() {
     let server = Server::start();
-    let stage = proxy(&server, Stage::RelativeLocation).await;
+    let stage = proxy(&server, Stage::AsServed).await;
     let out = smoke(&["--url", &stage], &[]).await;
     assert_fails(
         &out,
@@ -246,10 +246,10 @@ async fn answers_without_x_saga_execution_fail() {
 /// What the proxy changes about the server's answers.
 #[derive(Clone, Copy)]
 enum Stage {
-    /// `Location: orders/{id}`, which resolves under the stage.
-    RelativeLocation,
-    /// The server's answers unchanged: `Location: /orders/{id}` drops the stage prefix.
+    /// The server's answers unchanged: `Location: orders/{id}`, which resolves under the stage.
     AsServed,
+    /// `Location: /orders/{id}`, an absolute path, which drops the stage prefix.
+    AbsoluteLocation,
     /// `POST /orders` answers API Gateway's 500 for an integration it could not call.
     GatewayError,
     /// Every answer loses `X-Saga-Execution`.
@@ -293,7 +293,7 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             [("content-type", "application/problem+json")],
-            r#"{"type":"/problems/gateway-error","title":"The gateway failed","detail":"Internal server error","compensation":"pending"}"#,
+            r#"{"type":"/problems/gateway-misconfigured","title":"The API is misconfigured","status":500,"detail":"Internal server error","compensation":"not-needed"}"#,
         )
             .into_response();
     }
@@ -319,10 +319,10 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         }
     }
     match proxy.stage {
-        Stage::RelativeLocation => {
+        Stage::AbsoluteLocation => {
             if let Some(location) = out.get("location").and_then(|v| v.to_str().ok()) {
-                let relative = location.trim_start_matches('/').to_string();
-                out.insert("location", relative.parse().unwrap());
+                let absolute = format!("/{}", location.trim_start_matches('/'));
+                out.insert("location", absolute.parse().unwrap());
             }
         }
         Stage::NoExecutionHeader => {
