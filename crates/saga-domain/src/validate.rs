@@ -335,6 +335,23 @@ mod tests {
     }
 
     #[test]
+    fn c1_controls_are_control_characters() {
+        // The schema's pattern names the same ranges (U+0000–U+001F, U+007F–U+009F); tests/tests/decoding_props.rs
+        // holds the two to agreeing on every character.
+        for c in ['\u{0}', '\u{1f}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}'] {
+            let body =
+                json!({"customerId": "c", "items": [{"sku": format!("a{c}"), "quantity": 1}]});
+            let e = validate_order_request(&body).unwrap_err();
+            assert_eq!(e.0[0].pointer, "/items/0/sku", "{c:?}");
+        }
+        for c in ['\u{a0}', '\u{ad}', '\u{200b}', '\u{2028}', '\u{feff}'] {
+            let body =
+                json!({"customerId": "c", "items": [{"sku": format!("a{c}"), "quantity": 1}]});
+            assert!(validate_order_request(&body).is_ok(), "{c:?}");
+        }
+    }
+
+    #[test]
     fn hash_ignores_formatting() {
         let a = validate_order_request(
             &serde_json::from_str(r#"{"items":[{"quantity":1,"sku":"a"}],"customerId":"c"}"#)
