@@ -44,8 +44,9 @@ resource "aws_api_gateway_model" "set_stock_request" {
     additionalProperties = false
     required             = ["available"]
     properties = {
-      # The upper bound keeps the number an exact integer in every JSON parser on the way.
-      available = { type = "integer", minimum = 0, maximum = 1000000000 }
+      # The upper bound keeps the number an exact integer in every JSON parser on the way. A whole number, not
+      # draft 4's "integer", which would refuse 6901.0 (docs/openapi.yaml, "Numbers and strings in requests").
+      available = { type = "number", multipleOf = 1, minimum = 0, maximum = 1000000000 }
     }
   })
 }

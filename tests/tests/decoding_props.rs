@@ -2,10 +2,25 @@
 //! through before anything starts. No input makes them panic, and a valid request survives encoding and decoding
 //! unchanged.
 
+use std::sync::LazyLock;
+
 use proptest::prelude::*;
 use saga_domain::validate::{request_hash, validate_order_request};
 use saga_local::json::parse_strict;
 use serde_json::{json, Value};
+
+/// The request schema as the local gateway and API Gateway read it (draft 4, its `$schema`).
+static SCHEMA_DRAFT4: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
+    let schema: Value = serde_json::from_str(saga_local::app::REQUEST_SCHEMA).unwrap();
+    jsonschema::draft4::new(&schema).unwrap()
+});
+
+/// The same file as a reader of the OpenAPI 3.1 document takes it: JSON Schema 2020-12, where `1.0` is an integer.
+static SCHEMA_2020_12: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
+    let mut schema: Value = serde_json::from_str(saga_local::app::REQUEST_SCHEMA).unwrap();
+    schema.as_object_mut().unwrap().remove("$schema");
+    jsonschema::draft202012::new(&schema).unwrap()
+});
 
 /// Strings the rules accept: 1–64 characters without control characters (any script, astral planes included).
 fn valid_string() -> impl Strategy<Value = String> {
@@ -149,5 +164,70 @@ proptest! {
         v["items"][0]["quantity"] = q;
         let e = validate_order_request(&v).unwrap_err();
         prop_assert!(e.0.iter().any(|f| f.pointer == "/items/0/quantity"), "{:?}", e);
+    }
+}
+
+/// Any character, weighted towards the edges of the rules: C0 and C1 controls, DEL, the characters next to them,
+/// invisible but non-control ones, and astral ones.
+fn any_char() -> impl Strategy<Value = char> {
+    prop_oneof![
+        4 => proptest::char::range(' ', '~'),
+        2 => proptest::char::range('\u{0}', '\u{1f}'),
+        2 => proptest::char::range('\u{7f}', '\u{a0}'),
+        1 => prop_oneof![Just('\u{ad}'), Just('\u{200b}'), Just('\u{2028}'), Just('\u{feff}'), Just('\u{fffe}')],
+        1 => proptest::char::range('\u{a1}', '\u{d7ff}'),
+        1 => proptest::char::range('\u{e000}', '\u{10ffff}'),
+    ]
+}
+
+/// 0 to 66 characters: around both length limits.
+fn any_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => proptest::collection::vec(any_char(), 1..=4),
+        1 => proptest::collection::vec(any_char(), 0..=66),
+    ]
+    .prop_map(|cs| cs.into_iter().collect())
+}
+
+/// Quantities in every spelling: integer literals, whole numbers with a fraction or exponent, fractions, and
+/// numbers far out of range.
+fn any_quantity() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        (-2i64..=1003).prop_map(Value::from),
+        (-2i64..=1003).prop_map(|n| json!(n as f64)),
+        (-2.0f64..1003.0).prop_map(Value::from),
+        prop_oneof![
+            Just(json!(-0.0)),
+            Just(json!(1e300)),
+            Just(json!(u64::MAX)),
+            Just(json!(i64::MIN))
+        ],
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The schema file and the order rules accept exactly the same bodies (but for duplicate skus, which only the
+    /// rules can see), whether the file is read as draft 4 (API Gateway, the local gateway) or as 2020-12 (the
+    /// OpenAPI document, and tools generating requests from it).
+    #[test]
+    fn the_schema_and_the_order_rules_agree(
+        customer in any_string(),
+        lines in proptest::collection::vec((any_string(), any_quantity()), 1..=3),
+    ) {
+        let mut skus: Vec<&String> = lines.iter().map(|(s, _)| s).collect();
+        skus.sort();
+        skus.dedup();
+        prop_assume!(skus.len() == lines.len());
+        let body = json!({
+            "customerId": customer,
+            "items": lines.iter().map(|(sku, q)| json!({"sku": sku, "quantity": q})).collect::<Vec<_>>(),
+        });
+        let rules = validate_order_request(&body);
+        let draft4 = SCHEMA_DRAFT4.is_valid(&body);
+        let draft2020 = SCHEMA_2020_12.is_valid(&body);
+        prop_assert_eq!(draft4, draft2020, "the two readings of the schema differ on {}", body);
+        prop_assert_eq!(rules.is_ok(), draft4, "rules {:?}, schema {} on {}", rules.err(), draft4, body);
     }
 }

@@ -61,6 +61,129 @@ fn the_spec_examples_are_valid() {
     }
 }
 
+/// The `type`/`multipleOf` of every number in a request schema, with the path to it.
+fn request_numbers(schema: &Value, at: &str, out: &mut Vec<(String, Value)>) {
+    match schema {
+        Value::Object(map) => {
+            if matches!(
+                map.get("type").and_then(Value::as_str),
+                Some("integer" | "number")
+            ) {
+                out.push((at.to_string(), json!([map["type"], map.get("multipleOf")])));
+            }
+            for (k, v) in map {
+                request_numbers(v, &format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                request_numbers(v, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A count in a request is a whole number in any spelling ("Numbers and strings in requests" in the spec). Draft
+/// 4's `integer`, which API Gateway would apply, refuses `529.0` while 2020-12's accepts it, so every request
+/// schema says `number` with `multipleOf: 1`, which both drafts read alike.
+#[test]
+fn request_counts_are_whole_numbers_under_both_drafts() {
+    let order: Value = serde_json::from_str(saga_local::app::REQUEST_SCHEMA).unwrap();
+    let stock = &spec()["components"]["schemas"]["SetStock"];
+    let mut numbers = Vec::new();
+    request_numbers(&order, "order-request.schema.json", &mut numbers);
+    request_numbers(stock, "SetStock", &mut numbers);
+    assert_eq!(numbers.len(), 2, "{numbers:?}");
+    for (at, rule) in &numbers {
+        assert_eq!(*rule, json!(["number", 1]), "{at}");
+    }
+    // The setStock body is the only one the spec states inline; it must be the one that operation uses.
+    assert_eq!(
+        spec()["paths"]["/inventory/{sku}"]["put"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/SetStock"
+    );
+}
+
+/// API Gateway's model for `PUT /inventory/{sku}` is written in `apigateway.tf`; its `available` must be the spec's.
+#[test]
+fn the_stock_model_is_the_spec_stock_schema() {
+    let tf = read("terraform/apigateway.tf");
+    let block = tf
+        .split(r#"resource "aws_api_gateway_model" "set_stock_request""#)
+        .nth(1)
+        .expect("the set_stock_request model");
+    let line = Regex::new(r"(?m)^\s*available\s*=\s*\{(.*)\}\s*$").unwrap();
+    let fields = &line.captures(block).expect("available = { ... }")[1];
+    let mut model = serde_json::Map::new();
+    for field in fields.split(',') {
+        let (k, v) = field.split_once('=').expect("k = v");
+        model.insert(
+            k.trim().to_string(),
+            serde_json::from_str(v.trim()).unwrap(),
+        );
+    }
+    let mut documented =
+        spec()["components"]["schemas"]["SetStock"]["properties"]["available"].clone();
+    documented.as_object_mut().unwrap().remove("description");
+    assert_eq!(Value::Object(model), documented);
+}
+
+/// The rule for counts, end to end, on the routes that take one: `6901.0` and `529.0` are stored and answered as
+/// the integers 6901 and 529, `2.0` and `2` under one Idempotency-Key are one request, and a fraction is refused.
+#[tokio::test]
+async fn whole_numbers_written_with_a_fraction_are_integers() {
+    let t = Target::start().await;
+    let json = [("content-type", "application/json")];
+    let sku = t.sku("whole");
+    let stock_path = format!("/inventory/{sku}");
+    let put = |text: &'static str| {
+        t.send(
+            Method::PUT,
+            &stock_path,
+            &json,
+            Some(text.as_bytes().to_vec()),
+        )
+    };
+    let reply = put(r#"{"available": 6901.0}"#).await;
+    assert_eq!(reply.status.as_u16(), 200, "{reply}");
+    contract_tests::spec::assert_conforms(&reply);
+    assert!(
+        reply.text.contains("6901") && !reply.text.contains("6901."),
+        "{reply}"
+    );
+    assert_eq!(t.stock(&sku).await, (6901, 0));
+    let reply = put(r#"{"available": 6.9e3}"#).await;
+    assert_eq!(reply.body["available"], 6900, "{reply}");
+    let reply = put(r#"{"available": 6901.5}"#).await;
+    contract_tests::assert_problem(&reply, 400, "validation-failed", "not-needed");
+    assert_eq!(t.stock(&sku).await, (6900, 0));
+
+    let order = |quantity: &str| {
+        format!(r#"{{"customerId": "c", "items": [{{"sku": "{sku}", "quantity": {quantity}}}]}}"#)
+            .into_bytes()
+    };
+    let placed = t.post_raw(&order("529.0"), &json).await;
+    assert_eq!(placed.status.as_u16(), 201, "{placed}");
+    assert!(placed.text.contains(r#""quantity":529}"#), "{placed}");
+    assert_eq!(t.stock(&sku).await, (6371, 529));
+    let refused = t.post_raw(&order("529.5"), &json).await;
+    contract_tests::assert_problem(&refused, 400, "validation-failed", "not-needed");
+
+    let key = format!("key-{}", uuid::Uuid::new_v4());
+    let keyed = [json[0], ("idempotency-key", key.as_str())];
+    let first = t.post_raw(&order("2.0"), &keyed).await;
+    assert_eq!(first.status.as_u16(), 201, "{first}");
+    let again = t.post_raw(&order("2"), &keyed).await;
+    assert_eq!(again.status.as_u16(), 201, "{again}");
+    assert_eq!(again.order_id(), first.order_id());
+    let other = t.post_raw(&order("3.0"), &keyed).await;
+    contract_tests::assert_problem(&other, 422, "idempotency-key-reused", "not-needed");
+    assert_eq!(t.stock(&sku).await, (6369, 531));
+    t.stop().await;
+}
+
 /// Every Problem* state of the workflow: its answer is documented for `POST /orders` and fits the schema there.
 #[test]
 fn every_workflow_problem_is_documented() {

@@ -120,7 +120,7 @@ pub fn validate_order_request(body: &Value) -> Result<OrderRequest, ValidationEr
                         err(&mut errors, format!("{}/quantity", p()), "is required");
                         None
                     }
-                    Some(Value::Number(n)) => match n.as_u64() {
+                    Some(Value::Number(n)) => match whole_number(n) {
                         Some(q) if (1..=MAX_QUANTITY).contains(&q) => Some(q as u32),
                         _ => {
                             err(
@@ -161,8 +161,25 @@ pub fn validate_order_request(body: &Value) -> Result<OrderRequest, ValidationEr
     }
 }
 
+/// The value of a JSON number that is a whole number not below zero, however it is written: `529`, `529.0` and
+/// `5.29e2` are all 529. JSON Schema (from draft 6, so OpenAPI 3.1) and DynamoDB's decimal numbers both treat them
+/// as the same integer, and a client's JSON library may write either, so refusing one spelling would refuse a
+/// valid request. The rule and how each layer implements it are in `docs/openapi.yaml` ("Numbers and strings in requests").
+///
+/// Numbers arrive as serde_json parsed them: an integer literal as u64/i64, anything with a fraction or an
+/// exponent as an f64. An f64 is whole when it has no fractional part; below 2^64 it converts exactly.
+pub fn whole_number(n: &serde_json::Number) -> Option<u64> {
+    if let Some(u) = n.as_u64() {
+        return Some(u);
+    }
+    // -0.0 passes `>= 0.0` and is 0; any other negative number does not.
+    let f = n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0)?;
+    (f < 18_446_744_073_709_551_616.0).then_some(f as u64)
+}
+
 /// A stable fingerprint of a request, to tell "the same request again" from "another request under the same
-/// Idempotency-Key". Computed on the typed request, so whitespace and key order in the body do not matter.
+/// Idempotency-Key". Computed on the typed request, so whitespace, key order and the spelling of a quantity (`2`
+/// or `2.0`) do not matter.
 pub fn request_hash(request: &OrderRequest) -> String {
     let canonical = serde_json::to_vec(request).expect("a request serialises");
     hex::encode(Sha256::digest(&canonical))
@@ -251,6 +268,87 @@ mod tests {
             &json!({"customerId": "é".repeat(64), "items": [{"sku": "a", "quantity": 1}]})
         )
         .is_ok());
+    }
+
+    #[test]
+    fn a_quantity_is_a_whole_number_however_it_is_written() {
+        for (text, expected) in [
+            ("529", Some(529)),
+            ("529.0", Some(529)),
+            ("5.29e2", Some(529)),
+            ("1E3", Some(1000)),
+            ("-0.0", Some(0)),
+            ("0", Some(0)),
+            ("529.5", None),
+            ("1e-7", None),
+            ("-1", None),
+            ("-1.0", None),
+            ("18446744073709551615", Some(u64::MAX)),
+            // 2^64 as a double: whole, but no u64.
+            ("18446744073709551616", None),
+            ("1e300", None),
+        ] {
+            let n: serde_json::Number = serde_json::from_str(text).unwrap();
+            assert_eq!(whole_number(&n), expected, "{text}");
+        }
+        let body: Value = serde_json::from_str(
+            r#"{"customerId": "c", "items": [{"sku": "a", "quantity": 529.0}]}"#,
+        )
+        .unwrap();
+        let r = validate_order_request(&body).unwrap();
+        assert_eq!(r.items[0].quantity, 529);
+        for q in ["1000.0", "1e3"] {
+            let body: Value = serde_json::from_str(&format!(
+                r#"{{"customerId": "c", "items": [{{"sku": "a", "quantity": {q}}}]}}"#
+            ))
+            .unwrap();
+            assert_eq!(
+                validate_order_request(&body).unwrap().items[0].quantity,
+                1000
+            );
+        }
+        for q in ["0.0", "-0.0", "1000.5", "1001.0", "1e4"] {
+            let body: Value = serde_json::from_str(&format!(
+                r#"{{"customerId": "c", "items": [{{"sku": "a", "quantity": {q}}}]}}"#
+            ))
+            .unwrap();
+            let e = validate_order_request(&body).unwrap_err();
+            assert_eq!(e.0[0].pointer, "/items/0/quantity", "{q}");
+        }
+    }
+
+    #[test]
+    fn a_quantity_spelled_with_a_fraction_is_the_same_request() {
+        let parse =
+            |text: &str| validate_order_request(&serde_json::from_str(text).unwrap()).unwrap();
+        let a = parse(r#"{"customerId": "c", "items": [{"sku": "a", "quantity": 529}]}"#);
+        let b = parse(r#"{"customerId": "c", "items": [{"sku": "a", "quantity": 529.0}]}"#);
+        let c = parse(r#"{"customerId": "c", "items": [{"sku": "a", "quantity": 5.29e2}]}"#);
+        assert_eq!(a, b);
+        assert_eq!(request_hash(&a), request_hash(&b));
+        assert_eq!(request_hash(&a), request_hash(&c));
+        // What the steps after create-order receive is the typed request: an integer, written as one.
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            r#"{"customerId":"c","items":[{"sku":"a","quantity":529}]}"#
+        );
+    }
+
+    #[test]
+    fn c1_controls_are_control_characters() {
+        // The schema's pattern names the same ranges (U+0000–U+001F, U+007F–U+009F); tests/tests/decoding_props.rs
+        // holds the two to agreeing on every character.
+        for c in ['\u{0}', '\u{1f}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}'] {
+            let body =
+                json!({"customerId": "c", "items": [{"sku": format!("a{c}"), "quantity": 1}]});
+            let e = validate_order_request(&body).unwrap_err();
+            assert_eq!(e.0[0].pointer, "/items/0/sku", "{c:?}");
+        }
+        for c in ['\u{a0}', '\u{ad}', '\u{200b}', '\u{2028}', '\u{feff}'] {
+            let body =
+                json!({"customerId": "c", "items": [{"sku": format!("a{c}"), "quantity": 1}]});
+            assert!(validate_order_request(&body).is_ok(), "{c:?}");
+        }
     }
 
     #[test]

@@ -15,7 +15,9 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use saga_domain::validate::{validate_order_request, validate_token, FieldError, MAX_BODY_BYTES};
+use saga_domain::validate::{
+    validate_order_request, validate_token, whole_number, FieldError, MAX_BODY_BYTES,
+};
 use saga_domain::FaultPlan;
 use serde_json::{json, Value};
 
@@ -332,10 +334,13 @@ async fn put_stock(
             }],
         ));
     }
+    // `6901.0` is the integer 6901, as it is to API Gateway's request model and to DynamoDB, which stores it as
+    // 6901 (docs/openapi.yaml, "Numbers and strings in requests").
     let available = match obj.get("available") {
         None => return Err(pointer_error("is required".into())),
         Some(v) => v
-            .as_u64()
+            .as_number()
+            .and_then(whole_number)
             .filter(|n| *n <= MAX_STOCK)
             .ok_or_else(|| pointer_error(format!("must be an integer from 0 to {MAX_STOCK}")))?,
     };

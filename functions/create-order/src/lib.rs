@@ -206,6 +206,27 @@ mod tests {
         assert_eq!(e.error_type(), "Saga.IdempotencyKeyReused");
     }
 
+    /// On AWS the request template passes the body on as the client wrote it, so `2.0` reaches this step as a
+    /// float: it is the quantity 2, stored as an integer, and the same request as `2` under the same key.
+    #[tokio::test]
+    async fn a_quantity_written_with_a_fraction_is_the_same_request() {
+        let s = MemoryStore::new();
+        let written: serde_json::Value = serde_json::from_str(
+            r#"{"customerId": "c1", "items": [{"sku": "a", "quantity": 2.0}]}"#,
+        )
+        .unwrap();
+        let first = create(&s, input("o1", Some("k"), written)).await.unwrap();
+        assert_eq!(first.items[0].quantity, 2);
+        let stored = s.get_order("o1").await.unwrap().unwrap();
+        assert_eq!(
+            serde_json::to_value(&stored.items).unwrap(),
+            json!([{"sku": "a", "quantity": 2}])
+        );
+        let again = create(&s, input("o2", Some("k"), body())).await.unwrap();
+        assert_eq!((again.order_id.as_str(), again.replay), ("o1", true));
+        assert_eq!(s.all_orders().len(), 1, "no second order");
+    }
+
     #[tokio::test]
     async fn a_late_create_after_compensation_stays_cancelled() {
         let s = MemoryStore::new();
