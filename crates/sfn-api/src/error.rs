@@ -30,6 +30,26 @@ pub enum SfnError {
     SerializationException(String),
     #[error("{0}")]
     UnknownOperationException(String),
+    /// A real Step Functions operation that local mode does not implement. AWS has no such
+    /// error; see [`UNSUPPORTED_OPERATION`] for the name it is sent under.
+    #[error("{operation} is not supported by local mode{}", detail_suffix(.detail))]
+    UnsupportedOperation { operation: String, detail: String },
+}
+
+/// The `__type` of [`SfnError::UnsupportedOperation`]. No Step Functions operation models an
+/// error of this name, so every SDK reports it as an unmodelled service error that carries this
+/// code and the message, which is what makes it visible to the caller; a modelled name (such as
+/// `ValidationException`) would instead be mistaken for a problem with the request.
+/// `UnknownOperationException`, what AWS answers for a name that is not an operation at all, is
+/// kept for that case, so the two are told apart.
+pub const UNSUPPORTED_OPERATION: &str = "UnsupportedOperation";
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    }
 }
 
 impl SfnError {
@@ -47,6 +67,7 @@ impl SfnError {
             SfnError::ValidationException(_) => "ValidationException",
             SfnError::SerializationException(_) => "SerializationException",
             SfnError::UnknownOperationException(_) => "UnknownOperationException",
+            SfnError::UnsupportedOperation { .. } => UNSUPPORTED_OPERATION,
         }
     }
 

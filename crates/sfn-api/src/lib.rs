@@ -5,7 +5,8 @@
 //! AWSStepFunctions.<Op>` and `application/x-amz-json-1.0` bodies) for the operations an
 //! Express workflow behind API Gateway needs: CreateStateMachine, DescribeStateMachine,
 //! ListStateMachines, DeleteStateMachine, StartSyncExecution and
-//! ValidateStateMachineDefinition. Request and response members, date encoding (epoch seconds
+//! ValidateStateMachineDefinition. The other Step Functions operations answer
+//! [`UNSUPPORTED_OPERATION`] naming themselves. Request and response members, date encoding (epoch seconds
 //! as a float) and error `__type`s are AWS's, so that the generated SDK clients parse them into
 //! their modelled types; see `docs/local-mode.md` for what is and is not faithful.
 //!
@@ -45,7 +46,7 @@ mod error;
 pub mod mock;
 mod ops;
 
-pub use error::SfnError;
+pub use error::{SfnError, UNSUPPORTED_OPERATION};
 
 use std::sync::{Arc, RwLock};
 

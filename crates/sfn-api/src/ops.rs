@@ -27,7 +27,97 @@ pub(crate) async fn call(api: &SfnApi, operation: &str, body: Value) -> Result<V
         "DeleteStateMachine" => delete_state_machine(api, &body),
         "StartSyncExecution" => start_sync_execution(api, &body).await,
         "ValidateStateMachineDefinition" => validate_state_machine_definition(&body),
+        "DescribeExecution" | "GetExecutionHistory" => execution_record(operation, &body),
+        "ListExecutions" => list_executions(api, &body),
+        _ if AWS_OPERATIONS.contains(&operation) => Err(unsupported(operation, "")),
         _ => Err(SfnError::UnknownOperationException(String::new())),
+    }
+}
+
+/// Every operation of the Step Functions API (`states-2016-11-23`), as the AWS SDKs know them.
+/// A name in this list that [`call`] does not implement is answered with
+/// [`SfnError::UnsupportedOperation`]; any other name with `UnknownOperationException`, as AWS
+/// answers it.
+const AWS_OPERATIONS: &[&str] = &[
+    "CreateActivity",
+    "CreateStateMachine",
+    "CreateStateMachineAlias",
+    "DeleteActivity",
+    "DeleteStateMachine",
+    "DeleteStateMachineAlias",
+    "DeleteStateMachineVersion",
+    "DescribeActivity",
+    "DescribeExecution",
+    "DescribeMapRun",
+    "DescribeStateMachine",
+    "DescribeStateMachineAlias",
+    "DescribeStateMachineForExecution",
+    "GetActivityTask",
+    "GetExecutionHistory",
+    "ListActivities",
+    "ListExecutions",
+    "ListMapRuns",
+    "ListStateMachineAliases",
+    "ListStateMachineVersions",
+    "ListStateMachines",
+    "ListTagsForResource",
+    "PublishStateMachineVersion",
+    "RedriveExecution",
+    "SendTaskFailure",
+    "SendTaskHeartbeat",
+    "SendTaskSuccess",
+    "StartExecution",
+    "StartSyncExecution",
+    "StopExecution",
+    "TagResource",
+    "TestState",
+    "UntagResource",
+    "UpdateMapRun",
+    "UpdateStateMachine",
+    "UpdateStateMachineAlias",
+    "ValidateStateMachineDefinition",
+];
+
+fn unsupported(operation: &str, detail: &str) -> SfnError {
+    SfnError::UnsupportedOperation {
+        operation: operation.to_string(),
+        detail: detail.to_string(),
+    }
+}
+
+/// DescribeExecution and GetExecutionHistory. Local mode runs Express executions only, and AWS
+/// keeps no record of those to describe: it refuses their ARNs as `InvalidArn`, and so does
+/// local mode. A STANDARD execution cannot exist here.
+fn execution_record(operation: &str, body: &Map<String, Value>) -> Result<Value, SfnError> {
+    let arn = required(body, "executionArn")?;
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() < 6 || parts[0] != "arn" || parts[2] != "states" {
+        return Err(SfnError::InvalidArn(format!("Invalid ARN prefix: {arn}")));
+    }
+    if parts[5] == "express" {
+        return Err(SfnError::InvalidArn(
+            "Resource type not valid in this context: express".into(),
+        ));
+    }
+    Err(unsupported(
+        operation,
+        "it runs EXPRESS state machines only, whose executions AWS does not record either",
+    ))
+}
+
+/// ListExecutions: AWS refuses it for an EXPRESS state machine, the only type local mode has.
+fn list_executions(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
+    match string_member(body, "stateMachineArn")? {
+        Some(arn) => {
+            find(api, arn)?;
+            Err(SfnError::StateMachineTypeNotSupported(
+                "This operation is not supported by this type of state machine".into(),
+            ))
+        }
+        None => Err(unsupported(
+            "ListExecutions",
+            "Map Runs belong to Distributed Map, which it does not run",
+        )),
     }
 }
 

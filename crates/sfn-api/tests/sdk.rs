@@ -420,9 +420,17 @@ async fn raw(endpoint: &str, target: Option<&str>, body: &str) -> (u16, Value) {
 #[tokio::test]
 async fn protocol_errors_have_aws_shapes() {
     let endpoint = serve().await;
-    let (status, body) = raw(&endpoint, Some("AWSStepFunctions.StartExecution"), "{}").await;
+    let (status, body) = raw(&endpoint, Some("AWSStepFunctions.NoSuchOperation"), "{}").await;
     assert_eq!(status, 400);
     assert_eq!(body["__type"], "UnknownOperationException");
+
+    let (status, body) = raw(&endpoint, Some("AWSStepFunctions.SendTaskSuccess"), "{}").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], sfn_api::UNSUPPORTED_OPERATION);
+    assert_eq!(
+        body["message"],
+        "SendTaskSuccess is not supported by local mode"
+    );
 
     let (status, body) = raw(&endpoint, None, "{}").await;
     assert_eq!(status, 400);
@@ -492,4 +500,116 @@ async fn mount_leaves_the_other_routes_alone() {
         .unwrap();
     assert_eq!(out.status, SyncExecutionStatus::Succeeded);
     assert_eq!(out.output(), Some(r#"{"hello":"world"}"#));
+}
+
+#[tokio::test]
+async fn operations_local_mode_lacks_are_named_in_the_error() {
+    let client = local_client(&serve().await);
+    let activity = client
+        .create_activity()
+        .name("worker")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    // Unmodelled, so the SDK keeps the code and the message for the caller.
+    assert_eq!(activity.code(), Some(sfn_api::UNSUPPORTED_OPERATION));
+    assert_eq!(
+        activity.message(),
+        Some("CreateActivity is not supported by local mode")
+    );
+
+    let test_state = client
+        .test_state()
+        .definition(r#"{"Type": "Pass", "End": true}"#)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(test_state.code(), Some(sfn_api::UNSUPPORTED_OPERATION));
+    assert_eq!(
+        test_state.message(),
+        Some("TestState is not supported by local mode")
+    );
+
+    let version = client
+        .publish_state_machine_version()
+        .state_machine_arn("arn:aws:states:us-east-1:123456789012:stateMachine:hello")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(version.code(), Some(sfn_api::UNSUPPORTED_OPERATION));
+}
+
+#[tokio::test]
+async fn express_executions_cannot_be_described_or_listed_as_on_aws() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "hello", HELLO).await;
+    let run = client
+        .start_sync_execution()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+
+    let described = client
+        .describe_execution()
+        .execution_arn(&run.execution_arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(described.is_invalid_arn(), "{described:?}");
+    assert_eq!(
+        described.message(),
+        Some("Invalid Arn: 'Resource type not valid in this context: express'")
+    );
+
+    let history = client
+        .get_execution_history()
+        .execution_arn(&run.execution_arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(history.is_invalid_arn(), "{history:?}");
+
+    let standard = client
+        .describe_execution()
+        .execution_arn("arn:aws:states:us-east-1:123456789012:execution:hello:one")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(standard.code(), Some(sfn_api::UNSUPPORTED_OPERATION));
+    assert!(
+        standard
+            .message()
+            .unwrap()
+            .starts_with("DescribeExecution is not supported by local mode: "),
+        "{standard:?}"
+    );
+
+    let listed = client
+        .list_executions()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(listed.is_state_machine_type_not_supported(), "{listed:?}");
+    assert_eq!(
+        listed.message(),
+        Some("This operation is not supported by this type of state machine")
+    );
+
+    let unknown = client
+        .list_executions()
+        .state_machine_arn(format!("{arn}-missing"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(unknown.is_state_machine_does_not_exist(), "{unknown:?}");
 }
