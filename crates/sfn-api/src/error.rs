@@ -25,6 +25,8 @@ pub enum SfnError {
     #[error("Invalid Token: '{0}'")]
     InvalidToken(String),
     #[error("{0}")]
+    MissingRequiredParameter(String),
+    #[error("{0}")]
     ValidationException(String),
     #[error("{0}")]
     SerializationException(String),
@@ -64,6 +66,7 @@ impl SfnError {
             SfnError::InvalidName(_) => "InvalidName",
             SfnError::InvalidExecutionInput(_) => "InvalidExecutionInput",
             SfnError::InvalidToken(_) => "InvalidToken",
+            SfnError::MissingRequiredParameter(_) => "MissingRequiredParameter",
             SfnError::ValidationException(_) => "ValidationException",
             SfnError::SerializationException(_) => "SerializationException",
             SfnError::UnknownOperationException(_) => "UnknownOperationException",

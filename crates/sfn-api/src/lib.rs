@@ -4,7 +4,7 @@
 //! It answers the Step Functions JSON protocol (`POST /` with `x-amz-target:
 //! AWSStepFunctions.<Op>` and `application/x-amz-json-1.0` bodies) for the operations an
 //! Express workflow behind API Gateway needs: CreateStateMachine, DescribeStateMachine,
-//! ListStateMachines, DeleteStateMachine, StartSyncExecution and
+//! UpdateStateMachine, ListStateMachines, DeleteStateMachine, StartSyncExecution and
 //! ValidateStateMachineDefinition. The other Step Functions operations answer
 //! [`UNSUPPORTED_OPERATION`] naming themselves. Request and response members, date encoding (epoch seconds
 //! as a float) and error `__type`s are AWS's, so that the generated SDK clients parse them into
@@ -127,6 +127,8 @@ pub(crate) struct StoredMachine {
     pub machine: StateMachine,
     pub role_arn: String,
     pub creation_date: DateTime<Utc>,
+    /// Set by UpdateStateMachine, which gives every update a new revision.
+    pub revision_id: Option<String>,
     pub logging_configuration: Value,
     pub tracing_configuration: Value,
 }

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use asl_engine::{InvokeRequest, InvokeResponse, Resources};
 use aws_sdk_sfn::error::ProvideErrorMetadata;
-use aws_sdk_sfn::types::{IncludedData, StateMachineType, SyncExecutionStatus};
+use aws_sdk_sfn::types::{
+    IncludedData, LogLevel, LoggingConfiguration, StateMachineType, SyncExecutionStatus,
+    TracingConfiguration,
+};
 use serde_json::{json, Value};
 use sfn_api::mock::{MockAnswer, MockResources};
 use sfn_api::{client::local_client, ExecutionContext, SfnApi, SfnApiConfig};
@@ -612,4 +615,151 @@ async fn express_executions_cannot_be_described_or_listed_as_on_aws() {
         .unwrap_err()
         .into_service_error();
     assert!(unknown.is_state_machine_does_not_exist(), "{unknown:?}");
+}
+
+#[tokio::test]
+async fn update_state_machine_changes_what_later_executions_run() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "evolving", HELLO).await;
+    let before = client
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(before.revision_id().is_none());
+
+    let bye =
+        r#"{"StartAt": "Bye", "States": {"Bye": {"Type": "Pass", "Result": "bye", "End": true}}}"#;
+    let role = "arn:aws:iam::123456789012:role/updated";
+    let updated = client
+        .update_state_machine()
+        .state_machine_arn(&arn)
+        .definition(bye)
+        .role_arn(role)
+        .logging_configuration(
+            LoggingConfiguration::builder()
+                .level(LogLevel::All)
+                .include_execution_data(true)
+                .build(),
+        )
+        .tracing_configuration(TracingConfiguration::builder().enabled(true).build())
+        .send()
+        .await
+        .unwrap();
+    assert!(updated.update_date.secs() >= before.creation_date.secs());
+    let revision = updated.revision_id().unwrap().to_string();
+
+    let after = client
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.definition, bye);
+    assert_eq!(after.role_arn, role);
+    assert_eq!(after.revision_id(), Some(revision.as_str()));
+    assert_eq!(after.creation_date, before.creation_date);
+    let logging = after.logging_configuration().unwrap();
+    assert_eq!(logging.level(), Some(&LogLevel::All));
+    assert!(logging.include_execution_data);
+    assert!(after.tracing_configuration().unwrap().enabled);
+
+    let out = client
+        .start_sync_execution()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.output(), Some(r#""bye""#));
+
+    // A partial update leaves the other members alone.
+    client
+        .update_state_machine()
+        .state_machine_arn(&arn)
+        .tracing_configuration(TracingConfiguration::builder().enabled(false).build())
+        .send()
+        .await
+        .unwrap();
+    let last = client
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(last.definition, bye);
+    assert_eq!(last.role_arn, role);
+    assert!(!last.tracing_configuration().unwrap().enabled);
+    assert_ne!(last.revision_id(), Some(revision.as_str()));
+}
+
+#[tokio::test]
+async fn update_state_machine_errors() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "stable", HELLO).await;
+
+    let nothing = client
+        .update_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(nothing.is_missing_required_parameter(), "{nothing:?}");
+
+    let invalid = client
+        .update_state_machine()
+        .state_machine_arn(&arn)
+        .definition(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}"#)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(invalid.is_invalid_definition(), "{invalid:?}");
+    assert!(invalid
+        .message()
+        .unwrap()
+        .contains("MISSING_TRANSITION_TARGET"));
+
+    let bad_role = client
+        .update_state_machine()
+        .state_machine_arn(&arn)
+        .role_arn("not-an-arn")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad_role.is_invalid_arn(), "{bad_role:?}");
+
+    let missing = client
+        .update_state_machine()
+        .state_machine_arn(format!("{arn}-missing"))
+        .definition(HELLO)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(missing.is_state_machine_does_not_exist(), "{missing:?}");
+
+    let publish = client
+        .update_state_machine()
+        .state_machine_arn(&arn)
+        .definition(HELLO)
+        .publish(true)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(publish.code(), Some(sfn_api::UNSUPPORTED_OPERATION));
+
+    // None of the refused updates changed the machine.
+    let described = client
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.definition, HELLO);
+    assert_eq!(described.role_arn, ROLE);
+    assert!(described.revision_id().is_none());
 }
