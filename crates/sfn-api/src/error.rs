@@ -26,6 +26,11 @@ pub enum SfnError {
     InvalidToken(String),
     #[error("{0}")]
     MissingRequiredParameter(String),
+    #[error("Resource not found: '{0}'")]
+    ResourceNotFound(String),
+    /// Carries the resource's ARN, which AWS also sends as the `resourceName` member.
+    #[error("Too many tags: '{0}' would have more than {max} tags", max = crate::MAX_TAGS)]
+    TooManyTags(String),
     #[error("{0}")]
     ValidationException(String),
     #[error("{0}")]
@@ -67,6 +72,8 @@ impl SfnError {
             SfnError::InvalidExecutionInput(_) => "InvalidExecutionInput",
             SfnError::InvalidToken(_) => "InvalidToken",
             SfnError::MissingRequiredParameter(_) => "MissingRequiredParameter",
+            SfnError::ResourceNotFound(_) => "ResourceNotFound",
+            SfnError::TooManyTags(_) => "TooManyTags",
             SfnError::ValidationException(_) => "ValidationException",
             SfnError::SerializationException(_) => "SerializationException",
             SfnError::UnknownOperationException(_) => "UnknownOperationException",
@@ -83,7 +90,11 @@ impl SfnError {
 
     /// The JSON body AWS sends for this error.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({"__type": self.type_name(), "message": self.to_string()})
+        let mut body = serde_json::json!({"__type": self.type_name(), "message": self.to_string()});
+        if let SfnError::TooManyTags(resource) = self {
+            body["resourceName"] = serde_json::json!(resource);
+        }
+        body
     }
 }
 

@@ -4,8 +4,8 @@
 //! It answers the Step Functions JSON protocol (`POST /` with `x-amz-target:
 //! AWSStepFunctions.<Op>` and `application/x-amz-json-1.0` bodies) for the operations an
 //! Express workflow behind API Gateway needs: CreateStateMachine, DescribeStateMachine,
-//! UpdateStateMachine, ListStateMachines, DeleteStateMachine, StartSyncExecution and
-//! ValidateStateMachineDefinition. The other Step Functions operations answer
+//! UpdateStateMachine, ListStateMachines, DeleteStateMachine, StartSyncExecution,
+//! TagResource, UntagResource, ListTagsForResource and ValidateStateMachineDefinition. The other Step Functions operations answer
 //! [`UNSUPPORTED_OPERATION`] naming themselves. Request and response members, date encoding (epoch seconds
 //! as a float) and error `__type`s are AWS's, so that the generated SDK clients parse them into
 //! their modelled types; see `docs/local-mode.md` for what is and is not faithful.
@@ -69,6 +69,11 @@ pub const TARGET_HEADER: &str = "x-amz-target";
 
 const TARGET_PREFIX: &str = "AWSStepFunctions.";
 
+/// AWS's limits on the tags of one resource: how many, and how long a key and a value may be.
+pub const MAX_TAGS: usize = 50;
+pub const MAX_TAG_KEY_CHARS: usize = 128;
+pub const MAX_TAG_VALUE_CHARS: usize = 256;
+
 /// The error name local mode reports for an execution that a [`Resources`] aborted
 /// ([`asl_engine::InvokeResponse::Abort`]). StartSyncExecution never answers `ABORTED` on AWS,
 /// so local mode answers FAILED with this error and [`ABORTED_CAUSE`] as the cause.
@@ -129,6 +134,8 @@ pub(crate) struct StoredMachine {
     pub creation_date: DateTime<Utc>,
     /// Set by UpdateStateMachine, which gives every update a new revision.
     pub revision_id: Option<String>,
+    /// Key and value, in the order the keys were first set, which ListTagsForResource keeps.
+    pub tags: Vec<(String, String)>,
     pub logging_configuration: Value,
     pub tracing_configuration: Value,
 }

@@ -7,7 +7,10 @@ use asl_engine::{execute, ExecutionOptions, StateMachine};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::{start_sync_execution_response, ExecutionContext, SfnApi, SfnError, StoredMachine};
+use crate::{
+    start_sync_execution_response, ExecutionContext, SfnApi, SfnError, StoredMachine, MAX_TAGS,
+    MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS,
+};
 
 /// AWS's limit on a definition (1 MiB) and on an execution input (256 KiB).
 const MAX_DEFINITION_BYTES: usize = 1024 * 1024;
@@ -24,6 +27,9 @@ pub(crate) async fn call(api: &SfnApi, operation: &str, body: Value) -> Result<V
         "CreateStateMachine" => create_state_machine(api, &body),
         "DescribeStateMachine" => describe_state_machine(api, &body),
         "UpdateStateMachine" => update_state_machine(api, &body),
+        "TagResource" => tag_resource(api, &body),
+        "UntagResource" => untag_resource(api, &body),
+        "ListTagsForResource" => list_tags_for_resource(api, &body),
         "ListStateMachines" => list_state_machines(api, &body),
         "DeleteStateMachine" => delete_state_machine(api, &body),
         "StartSyncExecution" => start_sync_execution(api, &body).await,
@@ -222,6 +228,11 @@ fn create_state_machine(api: &SfnApi, body: &Map<String, Value>) -> Result<Value
         )));
     }
     let machine = load_definition(definition)?;
+    let arn = api.state_machine_arn(name);
+    let mut tags = Vec::new();
+    if let Some(requested) = tag_list(body)? {
+        merge_tags(&mut tags, requested, &arn)?;
+    }
     let logging_configuration = body
         .get("loggingConfiguration")
         .cloned()
@@ -231,7 +242,6 @@ fn create_state_machine(api: &SfnApi, body: &Map<String, Value>) -> Result<Value
         .cloned()
         .unwrap_or_else(|| json!({"enabled": false}));
 
-    let arn = api.state_machine_arn(name);
     let mut machines = api.machines.write().unwrap_or_else(|e| e.into_inner());
     if let Some(existing) = machines.iter().find(|m| m.arn == arn) {
         // AWS makes CreateStateMachine idempotent: the same request again returns the
@@ -252,6 +262,7 @@ fn create_state_machine(api: &SfnApi, body: &Map<String, Value>) -> Result<Value
         role_arn: role_arn.to_string(),
         creation_date: Utc::now(),
         revision_id: None,
+        tags,
         logging_configuration,
         tracing_configuration,
     };
@@ -473,4 +484,158 @@ fn validate_state_machine_definition(body: &Map<String, Value>) -> Result<Value,
         }
     }
     Ok(asl_engine::validate_state_machine_definition(definition))
+}
+
+/// The `tags` member of TagResource and CreateStateMachine, checked against AWS's limits on
+/// key and value length. `None` when absent.
+fn tag_list(body: &Map<String, Value>) -> Result<Option<Vec<(String, String)>>, SfnError> {
+    let items = match body.get("tags") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(SfnError::SerializationException(
+                "Start of list found where not expected at 'tags'".into(),
+            ))
+        }
+    };
+    let mut tags = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Value::Object(tag) = item else {
+            return Err(SfnError::SerializationException(format!(
+                "Start of structure or map found where not expected at 'tags.{}'",
+                i + 1
+            )));
+        };
+        let at = format!("tags.{}.member", i + 1);
+        let key =
+            string_member(tag, "key")?.ok_or_else(|| SfnError::missing(&format!("{at}.key")))?;
+        check_tag_key(key, &format!("{at}.key"))?;
+        let value = string_member(tag, "value")?.unwrap_or("");
+        check_length(value, 0, MAX_TAG_VALUE_CHARS, &format!("{at}.value"))?;
+        check_tag_characters(value, &format!("{at}.value"))?;
+        tags.push((key.to_string(), value.to_string()));
+    }
+    Ok(Some(tags))
+}
+
+fn check_tag_key(key: &str, at: &str) -> Result<(), SfnError> {
+    check_length(key, 1, MAX_TAG_KEY_CHARS, at)?;
+    check_tag_characters(key, at)
+}
+
+/// AWS's constraint on a member's length in characters, with its wording.
+fn check_length(text: &str, min: usize, max: usize, at: &str) -> Result<(), SfnError> {
+    let len = text.chars().count();
+    let constraint = if len < min {
+        format!("greater than or equal to {min}")
+    } else if len > max {
+        format!("less than or equal to {max}")
+    } else {
+        return Ok(());
+    };
+    Err(SfnError::ValidationException(format!(
+        "1 validation error detected: Value '{text}' at '{at}' failed to satisfy constraint: Member must have length {constraint}"
+    )))
+}
+
+/// Step Functions allows in tag keys and values only Unicode letters, digits, white space and
+/// `_ . : / = + - @`.
+fn check_tag_characters(text: &str, at: &str) -> Result<(), SfnError> {
+    if text
+        .chars()
+        .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+    {
+        return Ok(());
+    }
+    Err(SfnError::ValidationException(format!(
+        "1 validation error detected: Value '{text}' at '{at}' failed to satisfy constraint: Tags may only contain Unicode letters, digits, white space, or these symbols: _ . : / = + - @"
+    )))
+}
+
+/// Sets `requested` on `tags`, replacing the value of a key already there, as TagResource does;
+/// refuses a result with more than [`MAX_TAGS`] tags and leaves `tags` unchanged then.
+fn merge_tags(
+    tags: &mut Vec<(String, String)>,
+    requested: Vec<(String, String)>,
+    arn: &str,
+) -> Result<(), SfnError> {
+    let mut merged = tags.clone();
+    for (key, value) in requested {
+        match merged.iter_mut().find(|(k, _)| *k == key) {
+            Some(existing) => existing.1 = value,
+            None => merged.push((key, value)),
+        }
+    }
+    if merged.len() > MAX_TAGS {
+        return Err(SfnError::TooManyTags(arn.to_string()));
+    }
+    *tags = merged;
+    Ok(())
+}
+
+/// Runs `change` on the tags of the state machine `arn`. Local mode has nothing else to tag
+/// (no activities), so any other well-formed Step Functions ARN is `ResourceNotFound`, as an
+/// absent resource is on AWS.
+fn with_tags<T>(
+    api: &SfnApi,
+    arn: &str,
+    change: impl FnOnce(&mut Vec<(String, String)>) -> Result<T, SfnError>,
+) -> Result<T, SfnError> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() < 7 || parts[0] != "arn" || parts[2] != "states" {
+        return Err(SfnError::InvalidArn(format!("Invalid ARN prefix: {arn}")));
+    }
+    let mut machines = api.machines.write().unwrap_or_else(|e| e.into_inner());
+    let stored = machines
+        .iter_mut()
+        .find(|m| m.arn == arn)
+        .ok_or_else(|| SfnError::ResourceNotFound(arn.to_string()))?;
+    change(&mut stored.tags)
+}
+
+fn tag_resource(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
+    let arn = required(body, "resourceArn")?;
+    let requested = tag_list(body)?.ok_or_else(|| SfnError::missing("tags"))?;
+    with_tags(api, arn, |tags| merge_tags(tags, requested, arn))?;
+    Ok(json!({}))
+}
+
+fn untag_resource(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
+    let arn = required(body, "resourceArn")?;
+    let keys = match body.get("tagKeys") {
+        None | Some(Value::Null) => return Err(SfnError::missing("tagKeys")),
+        Some(Value::Array(keys)) => keys,
+        Some(_) => {
+            return Err(SfnError::SerializationException(
+                "Start of list found where not expected at 'tagKeys'".into(),
+            ))
+        }
+    };
+    let mut remove = Vec::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        let Value::String(key) = key else {
+            return Err(SfnError::SerializationException(format!(
+                "STRING_VALUE can not be converted to a String at 'tagKeys.{}'",
+                i + 1
+            )));
+        };
+        check_tag_key(key, &format!("tagKeys.{}.member", i + 1))?;
+        remove.push(key.as_str());
+    }
+    // Removing a key the resource does not have is not an error on AWS.
+    with_tags(api, arn, |tags| {
+        tags.retain(|(k, _)| !remove.contains(&k.as_str()));
+        Ok(())
+    })?;
+    Ok(json!({}))
+}
+
+fn list_tags_for_resource(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
+    let arn = required(body, "resourceArn")?;
+    let tags = with_tags(api, arn, |tags| Ok(tags.clone()))?;
+    let tags: Vec<Value> = tags
+        .into_iter()
+        .map(|(key, value)| json!({"key": key, "value": value}))
+        .collect();
+    Ok(json!({ "tags": tags }))
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use asl_engine::{InvokeRequest, InvokeResponse, Resources};
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{
-    IncludedData, LogLevel, LoggingConfiguration, StateMachineType, SyncExecutionStatus,
+    IncludedData, LogLevel, LoggingConfiguration, StateMachineType, SyncExecutionStatus, Tag,
     TracingConfiguration,
 };
 use serde_json::{json, Value};
@@ -762,4 +762,255 @@ async fn update_state_machine_errors() {
     assert_eq!(described.definition, HELLO);
     assert_eq!(described.role_arn, ROLE);
     assert!(described.revision_id().is_none());
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+async fn tags_of(client: &aws_sdk_sfn::Client, arn: &str) -> Vec<(String, String)> {
+    client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn tags_set_at_creation_and_changed_later() {
+    let client = local_client(&serve().await);
+    let arn = client
+        .create_state_machine()
+        .name("tagged")
+        .definition(HELLO)
+        .role_arn(ROLE)
+        .r#type(StateMachineType::Express)
+        .tags(tag("team", "orders"))
+        .tags(tag("stage", "dev"))
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    assert_eq!(
+        tags_of(&client, &arn).await,
+        pairs(&[("team", "orders"), ("stage", "dev")])
+    );
+
+    client
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(tag("stage", "prod"))
+        .tags(tag("cost-centre", "42"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags_of(&client, &arn).await,
+        pairs(&[("team", "orders"), ("stage", "prod"), ("cost-centre", "42")])
+    );
+
+    client
+        .untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .tag_keys("not-there")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags_of(&client, &arn).await,
+        pairs(&[("stage", "prod"), ("cost-centre", "42")])
+    );
+
+    let untagged = create(&client, "untagged", HELLO).await;
+    assert!(tags_of(&client, &untagged).await.is_empty());
+
+    // Deleting the machine deletes its tags: a new machine of the same name starts bare.
+    client
+        .delete_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let gone = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(gone.is_resource_not_found(), "{gone:?}");
+    assert_eq!(
+        gone.message(),
+        Some(format!("Resource not found: '{arn}'").as_str())
+    );
+    assert_eq!(create(&client, "tagged", HELLO).await, arn);
+    assert!(tags_of(&client, &arn).await.is_empty());
+}
+
+#[tokio::test]
+async fn tags_are_limited_as_on_aws() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "limited", HELLO).await;
+
+    let forty_nine: Vec<Tag> = (0..49).map(|i| tag(&format!("k{i}"), "v")).collect();
+    client
+        .tag_resource()
+        .resource_arn(&arn)
+        .set_tags(Some(forty_nine))
+        .send()
+        .await
+        .unwrap();
+    let too_many = client
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(tag("fiftieth", "v"))
+        .tags(tag("fifty-first", "v"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(too_many.is_too_many_tags(), "{too_many:?}");
+    let aws_sdk_sfn::operation::tag_resource::TagResourceError::TooManyTags(detail) = &too_many
+    else {
+        unreachable!()
+    };
+    assert_eq!(detail.resource_name(), Some(arn.as_str()));
+    // The refused request changed nothing; the fiftieth tag alone fits.
+    assert_eq!(tags_of(&client, &arn).await.len(), 49);
+    client
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(tag("fiftieth", "v"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags_of(&client, &arn).await.len(), 50);
+
+    let at_creation = client
+        .create_state_machine()
+        .name("crowded")
+        .definition(HELLO)
+        .role_arn(ROLE)
+        .r#type(StateMachineType::Express)
+        .set_tags(Some((0..51).map(|i| tag(&format!("k{i}"), "v")).collect()))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(at_creation.is_too_many_tags(), "{at_creation:?}");
+
+    let fresh = create(&client, "fresh", HELLO).await;
+    let refused = |t: Tag| {
+        client
+            .tag_resource()
+            .resource_arn(&fresh)
+            .tags(tag("fine", "v"))
+            .tags(t)
+            .send()
+    };
+    let long_key = refused(tag(&"k".repeat(129), "v"))
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(long_key.code(), Some("ValidationException"));
+    let message = long_key.message().unwrap();
+    assert!(message.contains("at 'tags.2.member.key'"), "{message}");
+    assert!(
+        message.ends_with("Member must have length less than or equal to 128"),
+        "{message}"
+    );
+    let long_value = refused(tag("k", &"v".repeat(257)))
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        long_value
+            .message()
+            .unwrap()
+            .ends_with("Member must have length less than or equal to 256"),
+        "{long_value:?}"
+    );
+    let empty_key = refused(tag("", "v"))
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(empty_key.code(), Some("ValidationException"));
+    let bad_chars = refused(tag("semi;colon", "v"))
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(bad_chars.code(), Some("ValidationException"));
+    // The longest key and value AWS allows, in letters of any script, are accepted.
+    refused(tag(&"é".repeat(128), &"ü".repeat(256)))
+        .await
+        .unwrap();
+    assert_eq!(tags_of(&client, &fresh).await.len(), 2);
+
+    let long_untag = client
+        .untag_resource()
+        .resource_arn(&fresh)
+        .tag_keys("k".repeat(129))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(long_untag.code(), Some("ValidationException"));
+}
+
+#[tokio::test]
+async fn tagging_an_unknown_or_malformed_arn_fails() {
+    let client = local_client(&serve().await);
+    let missing = "arn:aws:states:us-east-1:123456789012:stateMachine:missing";
+    let tagged = client
+        .tag_resource()
+        .resource_arn(missing)
+        .tags(tag("k", "v"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(tagged.is_resource_not_found(), "{tagged:?}");
+    let untagged = client
+        .untag_resource()
+        .resource_arn(missing)
+        .tag_keys("k")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(untagged.is_resource_not_found(), "{untagged:?}");
+    let activity = client
+        .list_tags_for_resource()
+        .resource_arn("arn:aws:states:us-east-1:123456789012:activity:worker")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(activity.is_resource_not_found(), "{activity:?}");
+    let malformed = client
+        .list_tags_for_resource()
+        .resource_arn("not-an-arn")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(malformed.is_invalid_arn(), "{malformed:?}");
 }
