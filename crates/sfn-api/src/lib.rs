@@ -5,7 +5,7 @@
 //! AWSStepFunctions.<Op>` and `application/x-amz-json-1.0` bodies) for the operations an
 //! Express workflow behind API Gateway needs: CreateStateMachine, DescribeStateMachine,
 //! UpdateStateMachine, ListStateMachines, DeleteStateMachine, StartSyncExecution,
-//! TagResource, UntagResource, ListTagsForResource and ValidateStateMachineDefinition. The other Step Functions operations answer
+//! StartExecution, TagResource, UntagResource, ListTagsForResource and ValidateStateMachineDefinition. The other Step Functions operations answer
 //! [`UNSUPPORTED_OPERATION`] naming themselves. Request and response members, date encoding (epoch seconds
 //! as a float) and error `__type`s are AWS's, so that the generated SDK clients parse them into
 //! their modelled types; see `docs/local-mode.md` for what is and is not faithful.
@@ -15,6 +15,11 @@
 //! [`asl_engine::Resources`] per execution, so it can bind each one to the state machine and
 //! execution it serves (a `saga serve` wires its local Lambdas; tests wire
 //! [`mock::MockResources`]).
+//!
+//! StartExecution answers at once and runs the execution as a task of its own, on the same
+//! engine and [`ResourcesFactory`] as StartSyncExecution; nothing about it can be asked
+//! afterwards, as with an Express execution on AWS. Whoever serves the API ends those tasks at
+//! shutdown with [`SfnApi::background_finished`] and [`SfnApi::end_background`].
 //!
 //! State machines live in memory: a restart forgets them, as a fresh account would.
 //!
@@ -59,6 +64,7 @@ use axum::routing::post;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 /// The content type of every request and response of the Step Functions JSON protocol.
@@ -147,6 +153,9 @@ pub struct SfnApi {
     resources: ResourcesFactory,
     /// In creation order, which is the order ListStateMachines returns.
     machines: RwLock<Vec<StoredMachine>>,
+    /// The executions StartExecution runs after answering. Dropping the set (with the API)
+    /// ends them.
+    background: tokio::sync::Mutex<JoinSet<()>>,
 }
 
 impl std::fmt::Debug for SfnApi {
@@ -163,6 +172,7 @@ impl SfnApi {
             config,
             resources,
             machines: RwLock::new(Vec::new()),
+            background: tokio::sync::Mutex::new(JoinSet::new()),
         }
     }
 
@@ -176,6 +186,28 @@ impl SfnApi {
             "arn:aws:states:{}:{}:stateMachine:{name}",
             self.config.region, self.config.account_id
         )
+    }
+
+    /// Waits until every execution that StartExecution started in the background has ended.
+    /// Dropping the future stops the wait, not the executions; a StartExecution answered while
+    /// this waits is delayed until it returns, so call it when the server no longer takes
+    /// requests, as a shutdown does.
+    pub async fn background_finished(&self) {
+        let mut running = self.background.lock().await;
+        while running.join_next().await.is_some() {}
+    }
+
+    /// Ends every execution still running in the background, as a crash would end it: it
+    /// leaves no result and calls no further task. For a shutdown whose grace period is over.
+    pub async fn end_background(&self) {
+        self.background.lock().await.shutdown().await;
+    }
+
+    /// How many executions are running in the background.
+    pub async fn background_running(&self) -> usize {
+        let mut running = self.background.lock().await;
+        while running.try_join_next().is_some() {}
+        running.len()
     }
 
     /// Answers one operation: `operation` is the part of `x-amz-target` after

@@ -3,7 +3,9 @@
 //! Members are read from `serde_json::Value` by hand rather than derived, so that each absent
 //! or mistyped member gets AWS's `ValidationException` text instead of a serde message.
 
-use asl_engine::{execute, ExecutionOptions, StateMachine};
+use asl_engine::{
+    execute, execute_as, express_execution_arn, ExecutionOptions, ExecutionResult, StateMachine,
+};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
@@ -33,6 +35,7 @@ pub(crate) async fn call(api: &SfnApi, operation: &str, body: Value) -> Result<V
         "ListStateMachines" => list_state_machines(api, &body),
         "DeleteStateMachine" => delete_state_machine(api, &body),
         "StartSyncExecution" => start_sync_execution(api, &body).await,
+        "StartExecution" => start_execution(api, &body).await,
         "ValidateStateMachineDefinition" => validate_state_machine_definition(&body),
         "DescribeExecution" | "GetExecutionHistory" => execution_record(operation, &body),
         "ListExecutions" => list_executions(api, &body),
@@ -414,7 +417,14 @@ fn delete_state_machine(api: &SfnApi, body: &Map<String, Value>) -> Result<Value
     Ok(json!({}))
 }
 
-async fn start_sync_execution(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
+/// What StartExecution and StartSyncExecution both check and prepare before an execution runs.
+struct Start {
+    stored: StoredMachine,
+    name: String,
+    input: Value,
+}
+
+fn prepare_start(api: &SfnApi, body: &Map<String, Value>) -> Result<Start, SfnError> {
     let stored = find(api, required(body, "stateMachineArn")?)?;
     let name = match string_member(body, "name")? {
         Some(name) if !valid_name(name) => return Err(SfnError::InvalidName(name.to_string())),
@@ -429,6 +439,76 @@ async fn start_sync_execution(api: &SfnApi, body: &Map<String, Value>) -> Result
     }
     let input: Value = serde_json::from_str(input_text)
         .map_err(|e| SfnError::InvalidExecutionInput(e.to_string()))?;
+    Ok(Start {
+        stored,
+        name,
+        input,
+    })
+}
+
+impl Start {
+    fn run(
+        self,
+        api: &SfnApi,
+        execution_arn: Option<String>,
+    ) -> impl std::future::Future<Output = ExecutionResult> + Send + 'static {
+        let Start {
+            stored,
+            name,
+            input,
+        } = self;
+        let context = ExecutionContext {
+            state_machine_arn: stored.arn.clone(),
+            state_machine_name: stored.name.clone(),
+            execution_name: name.clone(),
+            input: input.clone(),
+        };
+        let resources = (api.resources)(&context);
+        let options = ExecutionOptions {
+            state_machine_arn: stored.arn.clone(),
+            name: Some(name),
+            time_scale: api.config.time_scale,
+            record_history: api.config.log_history,
+        };
+        async move {
+            let result = match execution_arn {
+                Some(arn) => execute_as(&stored.machine, input, options, arn, resources).await,
+                None => execute(&stored.machine, input, options, resources).await,
+            };
+            for record in result.log_records() {
+                tracing::debug!(target: "sfn_api::history", record = %record);
+            }
+            result
+        }
+    }
+}
+
+/// StartExecution of an Express state machine: at most once, and the caller learns only that
+/// it started. The ARN is chosen first so that the answer and the execution's own context
+/// (`$$.Execution.Id`, the history records) name the same execution.
+async fn start_execution(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
+    let start = prepare_start(api, body)?;
+    let execution_arn = express_execution_arn(&start.stored.arn, &start.name);
+    let run = start.run(api, Some(execution_arn.clone()));
+    let start_date = Utc::now();
+    let mut background = api.background.lock().await;
+    while background.try_join_next().is_some() {}
+    background.spawn(async move {
+        let result = run.await;
+        tracing::debug!(
+            execution_arn = %result.execution_arn,
+            status = %result.status,
+            "background execution ended"
+        );
+    });
+    Ok(json!({
+        "executionArn": execution_arn,
+        "startDate": epoch_seconds(&start_date),
+    }))
+}
+
+async fn start_sync_execution(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
+    let start = prepare_start(api, body)?;
     let metadata_only = match string_member(body, "includedData")? {
         None | Some("ALL_DATA") => false,
         Some("METADATA_ONLY") => true,
@@ -439,23 +519,7 @@ async fn start_sync_execution(api: &SfnApi, body: &Map<String, Value>) -> Result
         }
     };
 
-    let context = ExecutionContext {
-        state_machine_arn: stored.arn.clone(),
-        state_machine_name: stored.name.clone(),
-        execution_name: name.clone(),
-        input: input.clone(),
-    };
-    let resources = (api.resources)(&context);
-    let options = ExecutionOptions {
-        state_machine_arn: stored.arn.clone(),
-        name: Some(name),
-        time_scale: api.config.time_scale,
-        record_history: api.config.log_history,
-    };
-    let result = execute(&stored.machine, input, options, resources).await;
-    for record in result.log_records() {
-        tracing::debug!(target: "sfn_api::history", record = %record);
-    }
+    let result = start.run(api, None).await;
 
     let mut response = start_sync_execution_response(&result);
     let m = response

@@ -1014,3 +1014,170 @@ async fn tagging_an_unknown_or_malformed_arn_fails() {
         .into_service_error();
     assert!(malformed.is_invalid_arn(), "{malformed:?}");
 }
+
+/// Tells the test what each task was called with, then never answers.
+struct Gate(tokio::sync::mpsc::UnboundedSender<InvokeRequest>);
+
+#[async_trait::async_trait]
+impl Resources for Gate {
+    async fn invoke(&self, request: InvokeRequest) -> InvokeResponse {
+        let _ = self.0.send(request);
+        std::future::pending().await
+    }
+}
+
+async fn serve_api(config: SfnApiConfig, resources: Arc<dyn Resources>) -> (String, Arc<SfnApi>) {
+    let api = Arc::new(SfnApi::new(
+        config,
+        Arc::new(move |_: &ExecutionContext| resources.clone()),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = sfn_api::router(api.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}"), api)
+}
+
+const GATED: &str = r#"{
+  "StartAt": "Call",
+  "States": {
+    "Call": {
+      "Type": "Task",
+      "Resource": "arn:aws:states:::lambda:invoke",
+      "Parameters": {"FunctionName": "gate", "Payload.$": "$"},
+      "End": true
+    }
+  }
+}"#;
+
+#[tokio::test]
+async fn start_execution_answers_at_once_and_runs_in_the_background() {
+    let (calls, mut called) = tokio::sync::mpsc::unbounded_channel();
+    let (endpoint, api) = serve_api(SfnApiConfig::default(), Arc::new(Gate(calls))).await;
+    let client = local_client(&endpoint);
+    let arn = create(&client, "gated", GATED).await;
+
+    // The task never answers, so this returns only because StartExecution does not wait.
+    let started = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        client
+            .start_execution()
+            .state_machine_arn(&arn)
+            .name("order-7")
+            .input(r#"{"order": 7}"#)
+            .send(),
+    )
+    .await
+    .expect("StartExecution answers before the execution ends")
+    .unwrap();
+    assert!(
+        started
+            .execution_arn
+            .starts_with("arn:aws:states:us-east-1:123456789012:express:gated:order-7:"),
+        "{}",
+        started.execution_arn
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((started.start_date.secs() - now).abs() < 60);
+
+    let request = tokio::time::timeout(std::time::Duration::from_secs(10), called.recv())
+        .await
+        .expect("the background execution reaches its task")
+        .unwrap();
+    assert_eq!(request.payload, json!({"order": 7}));
+    assert_eq!(request.execution_name, "order-7");
+    // The execution runs under the ARN the caller was given.
+    assert_eq!(request.execution_arn, started.execution_arn);
+    assert_eq!(api.background_running().await, 1);
+
+    // Without a name, each execution gets its own.
+    let other = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(other.execution_arn, started.execution_arn);
+    called.recv().await.unwrap();
+    assert_eq!(api.background_running().await, 2);
+
+    api.end_background().await;
+    assert_eq!(api.background_running().await, 0);
+}
+
+#[tokio::test]
+async fn start_execution_runs_to_its_end_on_the_same_resources() {
+    let resources = mocks();
+    let (endpoint, api) = serve_api(
+        SfnApiConfig {
+            time_scale: 0.01,
+            ..SfnApiConfig::default()
+        },
+        resources.clone(),
+    )
+    .await;
+    let client = local_client(&endpoint);
+    let arn = create(&client, "call", CALL).await;
+    client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .input(json!({"fn": "echo"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        api.background_finished(),
+    )
+    .await
+    .expect("the background execution ends");
+    assert_eq!(resources.calls("echo"), 1);
+    assert_eq!(api.background_running().await, 0);
+}
+
+#[tokio::test]
+async fn start_execution_errors() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "hello", HELLO).await;
+
+    let unknown = client
+        .start_execution()
+        .state_machine_arn(format!("{arn}-missing"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(unknown.is_state_machine_does_not_exist(), "{unknown:?}");
+
+    let bad_arn = client
+        .start_execution()
+        .state_machine_arn("not-an-arn")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad_arn.is_invalid_arn(), "{bad_arn:?}");
+
+    let bad_input = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .input("{not json")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad_input.is_invalid_execution_input(), "{bad_input:?}");
+
+    let bad_name = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .name("a b")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad_name.is_invalid_name(), "{bad_name:?}");
+}
