@@ -5,10 +5,12 @@
 //! AWSStepFunctions.<Op>` and `application/x-amz-json-1.0` bodies) for the operations an
 //! Express workflow behind API Gateway needs: CreateStateMachine, DescribeStateMachine,
 //! UpdateStateMachine, ListStateMachines, DeleteStateMachine, StartSyncExecution,
-//! StartExecution, TagResource, UntagResource, ListTagsForResource and ValidateStateMachineDefinition. The other Step Functions operations answer
-//! [`UNSUPPORTED_OPERATION`] naming themselves. Request and response members, date encoding (epoch seconds
-//! as a float) and error `__type`s are AWS's, so that the generated SDK clients parse them into
-//! their modelled types; see `docs/local-mode.md` for what is and is not faithful.
+//! StartExecution, TagResource, UntagResource, ListTagsForResource and
+//! ValidateStateMachineDefinition. The other Step Functions operations answer
+//! [`UNSUPPORTED_OPERATION`], naming themselves. Request and response members, date encoding
+//! (epoch seconds as a float) and error `__type`s are AWS's, so that the generated SDK clients
+//! parse them into their modelled types; see `docs/local-mode.md` for what is and is not
+//! faithful.
 //!
 //! Executions run in [`asl_engine`]. What a Task state calls is not this crate's business: the
 //! owner of the router supplies a [`ResourcesFactory`] and is asked for a fresh
@@ -189,9 +191,9 @@ impl SfnApi {
     }
 
     /// Waits until every execution that StartExecution started in the background has ended.
-    /// Dropping the future stops the wait, not the executions; a StartExecution answered while
-    /// this waits is delayed until it returns, so call it when the server no longer takes
-    /// requests, as a shutdown does.
+    /// Dropping the future stops the wait, not the executions. A StartExecution that arrives
+    /// during the wait is not answered until the wait ends, so call this once the server takes
+    /// no more requests, as a shutdown does.
     pub async fn background_finished(&self) {
         let mut running = self.background.lock().await;
         while running.join_next().await.is_some() {}
