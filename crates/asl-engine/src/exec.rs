@@ -457,19 +457,10 @@ enum Step {
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-pub(crate) async fn execute(
-    machine: &StateMachine,
-    input: Value,
-    options: ExecutionOptions,
-    resources: Arc<dyn Resources>,
-) -> ExecutionResult {
-    let name = options
-        .name
-        .clone()
-        .unwrap_or_else(|| random_uuid().to_string());
-    let sm_arn = options.state_machine_arn.clone();
+/// Region, account and name of a state machine ARN, with local defaults for what it lacks.
+fn machine_arn_parts(sm_arn: &str) -> (&str, &str, &str) {
     let parts: Vec<&str> = sm_arn.split(':').collect();
-    let (region, account, sm_name) = if parts.len() >= 7 && parts[5] == "stateMachine" {
+    if parts.len() >= 7 && parts[5] == "stateMachine" {
         (parts[3], parts[4], parts[6])
     } else {
         (
@@ -477,11 +468,31 @@ pub(crate) async fn execute(
             "123456789012",
             parts.last().copied().unwrap_or("local"),
         )
-    };
-    let execution_arn = format!(
+    }
+}
+
+pub(crate) fn express_execution_arn(sm_arn: &str, name: &str) -> String {
+    let (region, account, sm_name) = machine_arn_parts(sm_arn);
+    format!(
         "arn:aws:states:{region}:{account}:express:{sm_name}:{name}:{}",
         random_uuid()
-    );
+    )
+}
+
+pub(crate) async fn execute(
+    machine: &StateMachine,
+    input: Value,
+    options: ExecutionOptions,
+    execution_arn: Option<String>,
+    resources: Arc<dyn Resources>,
+) -> ExecutionResult {
+    let name = options
+        .name
+        .clone()
+        .unwrap_or_else(|| random_uuid().to_string());
+    let sm_arn = options.state_machine_arn.clone();
+    let (_, account, sm_name) = machine_arn_parts(&sm_arn);
+    let execution_arn = execution_arn.unwrap_or_else(|| express_execution_arn(&sm_arn, &name));
     let role_arn = format!("arn:aws:iam::{account}:role/StepFunctionsLocalRole");
     let start_date = Utc::now();
     let run = Arc::new(Run {

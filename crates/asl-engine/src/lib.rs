@@ -169,7 +169,26 @@ pub async fn execute(
     options: ExecutionOptions,
     resources: Arc<dyn Resources>,
 ) -> ExecutionResult {
-    exec::execute(machine, input, options, resources).await
+    exec::execute(machine, input, options, None, resources).await
+}
+
+/// Like [`execute`], under an execution ARN chosen beforehand (see [`express_execution_arn`]),
+/// for callers that must name the execution before it ends, as `StartExecution` answers with
+/// the ARN at once.
+pub async fn execute_as(
+    machine: &StateMachine,
+    input: Value,
+    options: ExecutionOptions,
+    execution_arn: String,
+    resources: Arc<dyn Resources>,
+) -> ExecutionResult {
+    exec::execute(machine, input, options, Some(execution_arn), resources).await
+}
+
+/// A new Express execution ARN, `arn:aws:states:REGION:ACCOUNT:express:MACHINE:NAME:UUID`, for an
+/// execution called `name` of the state machine `state_machine_arn`: the ARN [`execute`] gives.
+pub fn express_execution_arn(state_machine_arn: &str, name: &str) -> String {
+    exec::express_execution_arn(state_machine_arn, name)
 }
 
 /// What Task states call. The engine owns all Step Functions semantics (Parameters,

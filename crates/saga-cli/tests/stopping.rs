@@ -160,3 +160,57 @@ async fn a_shutdown_ends_after_its_grace_period_whatever_is_in_flight() {
     // The execution's caller was cut off rather than answered.
     assert!(execution.await.unwrap().is_err());
 }
+
+/// StartExecution leaves its execution running after it answers; a shutdown ends that execution with its grace
+/// period too, rather than waiting for it.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_shutdown_ends_background_executions_after_its_grace_period() {
+    let serve::Serving {
+        mut child,
+        addr,
+        log,
+    } = serve::serve(&["--shutdown-grace-seconds", "0.5"]);
+    let client = client();
+    let arn = create(
+        &client,
+        &addr,
+        "long-wait",
+        json!({
+            "StartAt": "Wait",
+            "States": {"Wait": {"Type": "Wait", "Seconds": 250, "End": true}}
+        }),
+    )
+    .await;
+    let started = sfn(
+        &client,
+        &addr,
+        "StartExecution",
+        json!({"stateMachineArn": arn, "input": "{}"}),
+    )
+    .await;
+    assert!(started["executionArn"]
+        .as_str()
+        .unwrap()
+        .contains(":express:long-wait:"));
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let rest = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = log.map_while(Result::ok).collect();
+        (rest, child.wait().expect("the server exits"))
+    });
+    let (rest, status) = tokio::time::timeout(Duration::from_secs(60), rest)
+        .await
+        .expect("the server stopped within the test's bound, long before the execution would have")
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}\n{}", rest.join("\n"));
+    assert!(
+        rest.iter().any(|l| l.contains("shutdown grace period")),
+        "{}",
+        rest.join("\n")
+    );
+}

@@ -41,24 +41,33 @@ pub async fn run(
     let api = step_functions_api(&app).await;
     let grace = app.config.shutdown_grace;
     let (signalled_tx, signalled_rx) = watch::channel(false);
-    let serving = axum::serve(listener, sfn_api::mount(gateway::router(app), api))
+    let serving = axum::serve(listener, sfn_api::mount(gateway::router(app), api.clone()))
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = signalled_tx.send(true);
         })
         .into_future();
-    // A graceful shutdown waits for every request in flight, and a StartSyncExecution of a definition other than
-    // the saga's may run for up to five minutes: past the grace period the server stops without them.
+    // A graceful shutdown waits for every request in flight, then for the executions StartExecution left running,
+    // and an execution of a definition other than the saga's may run for up to five minutes: past the grace period
+    // the server stops without them.
     let served = tokio::select! {
-        served = serving => served,
+        served = async {
+            let served = serving.await;
+            api.background_finished().await;
+            served
+        } => served,
         () = async {
             stopped(signalled_rx).await;
             tokio::time::sleep(grace).await;
         } => {
-            tracing::warn!(?grace, "requests still in flight after the shutdown grace period; stopping without them");
+            tracing::warn!(
+                ?grace,
+                "requests or background executions still in flight after the shutdown grace period; stopping without them"
+            );
             Ok(())
         }
     };
+    api.end_background().await;
     let _ = stop_tx.send(true);
     if let Some(worker) = worker {
         let _ = worker.await;

@@ -25,11 +25,38 @@ pub enum SfnError {
     #[error("Invalid Token: '{0}'")]
     InvalidToken(String),
     #[error("{0}")]
+    MissingRequiredParameter(String),
+    #[error("Resource not found: '{0}'")]
+    ResourceNotFound(String),
+    /// Carries the resource's ARN, which AWS also sends as the `resourceName` member.
+    #[error("Too many tags: '{0}' would have more than {max} tags", max = crate::MAX_TAGS)]
+    TooManyTags(String),
+    #[error("{0}")]
     ValidationException(String),
     #[error("{0}")]
     SerializationException(String),
     #[error("{0}")]
     UnknownOperationException(String),
+    /// A real Step Functions operation that local mode does not implement. AWS has no such
+    /// error; see [`UNSUPPORTED_OPERATION`] for the name it is sent under.
+    #[error("{operation} is not supported by local mode{}", detail_suffix(.detail))]
+    UnsupportedOperation { operation: String, detail: String },
+}
+
+/// The `__type` of [`SfnError::UnsupportedOperation`]. No Step Functions operation models an
+/// error of this name, so every SDK reports it as an unmodelled service error that carries this
+/// code and the message, which is what makes it visible to the caller; a modelled name (such as
+/// `ValidationException`) would instead be mistaken for a problem with the request.
+/// `UnknownOperationException`, what AWS answers for a name that is not an operation at all, is
+/// kept for that case, so the two are told apart.
+pub const UNSUPPORTED_OPERATION: &str = "UnsupportedOperation";
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    }
 }
 
 impl SfnError {
@@ -44,9 +71,13 @@ impl SfnError {
             SfnError::InvalidName(_) => "InvalidName",
             SfnError::InvalidExecutionInput(_) => "InvalidExecutionInput",
             SfnError::InvalidToken(_) => "InvalidToken",
+            SfnError::MissingRequiredParameter(_) => "MissingRequiredParameter",
+            SfnError::ResourceNotFound(_) => "ResourceNotFound",
+            SfnError::TooManyTags(_) => "TooManyTags",
             SfnError::ValidationException(_) => "ValidationException",
             SfnError::SerializationException(_) => "SerializationException",
             SfnError::UnknownOperationException(_) => "UnknownOperationException",
+            SfnError::UnsupportedOperation { .. } => UNSUPPORTED_OPERATION,
         }
     }
 
@@ -59,7 +90,11 @@ impl SfnError {
 
     /// The JSON body AWS sends for this error.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({"__type": self.type_name(), "message": self.to_string()})
+        let mut body = serde_json::json!({"__type": self.type_name(), "message": self.to_string()});
+        if let SfnError::TooManyTags(resource) = self {
+            body["resourceName"] = serde_json::json!(resource);
+        }
+        body
     }
 }
 

@@ -4,16 +4,24 @@
 //! It answers the Step Functions JSON protocol (`POST /` with `x-amz-target:
 //! AWSStepFunctions.<Op>` and `application/x-amz-json-1.0` bodies) for the operations an
 //! Express workflow behind API Gateway needs: CreateStateMachine, DescribeStateMachine,
-//! ListStateMachines, DeleteStateMachine, StartSyncExecution and
-//! ValidateStateMachineDefinition. Request and response members, date encoding (epoch seconds
-//! as a float) and error `__type`s are AWS's, so that the generated SDK clients parse them into
-//! their modelled types; see `docs/local-mode.md` for what is and is not faithful.
+//! UpdateStateMachine, ListStateMachines, DeleteStateMachine, StartSyncExecution,
+//! StartExecution, TagResource, UntagResource, ListTagsForResource and
+//! ValidateStateMachineDefinition. The other Step Functions operations answer
+//! [`UNSUPPORTED_OPERATION`], naming themselves. Request and response members, date encoding
+//! (epoch seconds as a float) and error `__type`s are AWS's, so that the generated SDK clients
+//! parse them into their modelled types; see `docs/local-mode.md` for what is and is not
+//! faithful.
 //!
 //! Executions run in [`asl_engine`]. What a Task state calls is not this crate's business: the
 //! owner of the router supplies a [`ResourcesFactory`] and is asked for a fresh
 //! [`asl_engine::Resources`] per execution, so it can bind each one to the state machine and
 //! execution it serves (a `saga serve` wires its local Lambdas; tests wire
 //! [`mock::MockResources`]).
+//!
+//! StartExecution answers at once and runs the execution as a task of its own, on the same
+//! engine and [`ResourcesFactory`] as StartSyncExecution; nothing about it can be asked
+//! afterwards, as with an Express execution on AWS. Whoever serves the API ends those tasks at
+//! shutdown with [`SfnApi::background_finished`] and [`SfnApi::end_background`].
 //!
 //! State machines live in memory: a restart forgets them, as a fresh account would.
 //!
@@ -45,7 +53,7 @@ mod error;
 pub mod mock;
 mod ops;
 
-pub use error::SfnError;
+pub use error::{SfnError, UNSUPPORTED_OPERATION};
 
 use std::sync::{Arc, RwLock};
 
@@ -58,6 +66,7 @@ use axum::routing::post;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 /// The content type of every request and response of the Step Functions JSON protocol.
@@ -67,6 +76,11 @@ pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 pub const TARGET_HEADER: &str = "x-amz-target";
 
 const TARGET_PREFIX: &str = "AWSStepFunctions.";
+
+/// AWS's limits on the tags of one resource: how many, and how long a key and a value may be.
+pub const MAX_TAGS: usize = 50;
+pub const MAX_TAG_KEY_CHARS: usize = 128;
+pub const MAX_TAG_VALUE_CHARS: usize = 256;
 
 /// The error name local mode reports for an execution that a [`Resources`] aborted
 /// ([`asl_engine::InvokeResponse::Abort`]). StartSyncExecution never answers `ABORTED` on AWS,
@@ -126,6 +140,10 @@ pub(crate) struct StoredMachine {
     pub machine: StateMachine,
     pub role_arn: String,
     pub creation_date: DateTime<Utc>,
+    /// Set by UpdateStateMachine, which gives every update a new revision.
+    pub revision_id: Option<String>,
+    /// Key and value, in the order the keys were first set, which ListTagsForResource keeps.
+    pub tags: Vec<(String, String)>,
     pub logging_configuration: Value,
     pub tracing_configuration: Value,
 }
@@ -137,6 +155,9 @@ pub struct SfnApi {
     resources: ResourcesFactory,
     /// In creation order, which is the order ListStateMachines returns.
     machines: RwLock<Vec<StoredMachine>>,
+    /// The executions StartExecution runs after answering. Dropping the set (with the API)
+    /// ends them.
+    background: tokio::sync::Mutex<JoinSet<()>>,
 }
 
 impl std::fmt::Debug for SfnApi {
@@ -153,6 +174,7 @@ impl SfnApi {
             config,
             resources,
             machines: RwLock::new(Vec::new()),
+            background: tokio::sync::Mutex::new(JoinSet::new()),
         }
     }
 
@@ -166,6 +188,28 @@ impl SfnApi {
             "arn:aws:states:{}:{}:stateMachine:{name}",
             self.config.region, self.config.account_id
         )
+    }
+
+    /// Waits until every execution that StartExecution started in the background has ended.
+    /// Dropping the future stops the wait, not the executions. A StartExecution that arrives
+    /// during the wait is not answered until the wait ends, so call this once the server takes
+    /// no more requests, as a shutdown does.
+    pub async fn background_finished(&self) {
+        let mut running = self.background.lock().await;
+        while running.join_next().await.is_some() {}
+    }
+
+    /// Ends every execution still running in the background, as a crash would end it: it
+    /// leaves no result and calls no further task. For a shutdown whose grace period is over.
+    pub async fn end_background(&self) {
+        self.background.lock().await.shutdown().await;
+    }
+
+    /// How many executions are running in the background.
+    pub async fn background_running(&self) -> usize {
+        let mut running = self.background.lock().await;
+        while running.try_join_next().is_some() {}
+        running.len()
     }
 
     /// Answers one operation: `operation` is the part of `x-amz-target` after

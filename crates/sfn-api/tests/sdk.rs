@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use asl_engine::{InvokeRequest, InvokeResponse, Resources};
 use aws_sdk_sfn::error::ProvideErrorMetadata;
-use aws_sdk_sfn::types::{IncludedData, StateMachineType, SyncExecutionStatus};
+use aws_sdk_sfn::types::{
+    IncludedData, LogLevel, LoggingConfiguration, StateMachineType, SyncExecutionStatus, Tag,
+    TracingConfiguration,
+};
 use serde_json::{json, Value};
 use sfn_api::mock::{MockAnswer, MockResources};
 use sfn_api::{client::local_client, ExecutionContext, SfnApi, SfnApiConfig};
@@ -420,9 +423,17 @@ async fn raw(endpoint: &str, target: Option<&str>, body: &str) -> (u16, Value) {
 #[tokio::test]
 async fn protocol_errors_have_aws_shapes() {
     let endpoint = serve().await;
-    let (status, body) = raw(&endpoint, Some("AWSStepFunctions.StartExecution"), "{}").await;
+    let (status, body) = raw(&endpoint, Some("AWSStepFunctions.NoSuchOperation"), "{}").await;
     assert_eq!(status, 400);
     assert_eq!(body["__type"], "UnknownOperationException");
+
+    let (status, body) = raw(&endpoint, Some("AWSStepFunctions.SendTaskSuccess"), "{}").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], sfn_api::UNSUPPORTED_OPERATION);
+    assert_eq!(
+        body["message"],
+        "SendTaskSuccess is not supported by local mode"
+    );
 
     let (status, body) = raw(&endpoint, None, "{}").await;
     assert_eq!(status, 400);
@@ -492,4 +503,681 @@ async fn mount_leaves_the_other_routes_alone() {
         .unwrap();
     assert_eq!(out.status, SyncExecutionStatus::Succeeded);
     assert_eq!(out.output(), Some(r#"{"hello":"world"}"#));
+}
+
+#[tokio::test]
+async fn operations_local_mode_lacks_are_named_in_the_error() {
+    let client = local_client(&serve().await);
+    let activity = client
+        .create_activity()
+        .name("worker")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    // Unmodelled, so the SDK keeps the code and the message for the caller.
+    assert_eq!(activity.code(), Some(sfn_api::UNSUPPORTED_OPERATION));
+    assert_eq!(
+        activity.message(),
+        Some("CreateActivity is not supported by local mode")
+    );
+
+    let test_state = client
+        .test_state()
+        .definition(r#"{"Type": "Pass", "End": true}"#)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(test_state.code(), Some(sfn_api::UNSUPPORTED_OPERATION));
+    assert_eq!(
+        test_state.message(),
+        Some("TestState is not supported by local mode")
+    );
+
+    let version = client
+        .publish_state_machine_version()
+        .state_machine_arn("arn:aws:states:us-east-1:123456789012:stateMachine:hello")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(version.code(), Some(sfn_api::UNSUPPORTED_OPERATION));
+}
+
+#[tokio::test]
+async fn express_executions_cannot_be_described_or_listed_as_on_aws() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "hello", HELLO).await;
+    let run = client
+        .start_sync_execution()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+
+    let described = client
+        .describe_execution()
+        .execution_arn(&run.execution_arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(described.is_invalid_arn(), "{described:?}");
+    assert_eq!(
+        described.message(),
+        Some("Invalid Arn: 'Resource type not valid in this context: express'")
+    );
+
+    let history = client
+        .get_execution_history()
+        .execution_arn(&run.execution_arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(history.is_invalid_arn(), "{history:?}");
+
+    let standard = client
+        .describe_execution()
+        .execution_arn("arn:aws:states:us-east-1:123456789012:execution:hello:one")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(standard.code(), Some(sfn_api::UNSUPPORTED_OPERATION));
+    assert!(
+        standard
+            .message()
+            .unwrap()
+            .starts_with("DescribeExecution is not supported by local mode: "),
+        "{standard:?}"
+    );
+
+    let listed = client
+        .list_executions()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(listed.is_state_machine_type_not_supported(), "{listed:?}");
+    assert_eq!(
+        listed.message(),
+        Some("This operation is not supported by this type of state machine")
+    );
+
+    let unknown = client
+        .list_executions()
+        .state_machine_arn(format!("{arn}-missing"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(unknown.is_state_machine_does_not_exist(), "{unknown:?}");
+}
+
+#[tokio::test]
+async fn update_state_machine_changes_what_later_executions_run() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "evolving", HELLO).await;
+    let before = client
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(before.revision_id().is_none());
+
+    let bye =
+        r#"{"StartAt": "Bye", "States": {"Bye": {"Type": "Pass", "Result": "bye", "End": true}}}"#;
+    let role = "arn:aws:iam::123456789012:role/updated";
+    let updated = client
+        .update_state_machine()
+        .state_machine_arn(&arn)
+        .definition(bye)
+        .role_arn(role)
+        .logging_configuration(
+            LoggingConfiguration::builder()
+                .level(LogLevel::All)
+                .include_execution_data(true)
+                .build(),
+        )
+        .tracing_configuration(TracingConfiguration::builder().enabled(true).build())
+        .send()
+        .await
+        .unwrap();
+    assert!(updated.update_date.secs() >= before.creation_date.secs());
+    let revision = updated.revision_id().unwrap().to_string();
+
+    let after = client
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.definition, bye);
+    assert_eq!(after.role_arn, role);
+    assert_eq!(after.revision_id(), Some(revision.as_str()));
+    assert_eq!(after.creation_date, before.creation_date);
+    let logging = after.logging_configuration().unwrap();
+    assert_eq!(logging.level(), Some(&LogLevel::All));
+    assert!(logging.include_execution_data);
+    assert!(after.tracing_configuration().unwrap().enabled);
+
+    let out = client
+        .start_sync_execution()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.output(), Some(r#""bye""#));
+
+    // A partial update leaves the other members alone.
+    client
+        .update_state_machine()
+        .state_machine_arn(&arn)
+        .tracing_configuration(TracingConfiguration::builder().enabled(false).build())
+        .send()
+        .await
+        .unwrap();
+    let last = client
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(last.definition, bye);
+    assert_eq!(last.role_arn, role);
+    assert!(!last.tracing_configuration().unwrap().enabled);
+    assert_ne!(last.revision_id(), Some(revision.as_str()));
+}
+
+#[tokio::test]
+async fn update_state_machine_errors() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "stable", HELLO).await;
+
+    let nothing = client
+        .update_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(nothing.is_missing_required_parameter(), "{nothing:?}");
+
+    let invalid = client
+        .update_state_machine()
+        .state_machine_arn(&arn)
+        .definition(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}"#)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(invalid.is_invalid_definition(), "{invalid:?}");
+    assert!(invalid
+        .message()
+        .unwrap()
+        .contains("MISSING_TRANSITION_TARGET"));
+
+    let bad_role = client
+        .update_state_machine()
+        .state_machine_arn(&arn)
+        .role_arn("not-an-arn")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad_role.is_invalid_arn(), "{bad_role:?}");
+
+    let missing = client
+        .update_state_machine()
+        .state_machine_arn(format!("{arn}-missing"))
+        .definition(HELLO)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(missing.is_state_machine_does_not_exist(), "{missing:?}");
+
+    let publish = client
+        .update_state_machine()
+        .state_machine_arn(&arn)
+        .definition(HELLO)
+        .publish(true)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(publish.code(), Some(sfn_api::UNSUPPORTED_OPERATION));
+
+    // None of the refused updates changed the machine.
+    let described = client
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.definition, HELLO);
+    assert_eq!(described.role_arn, ROLE);
+    assert!(described.revision_id().is_none());
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+async fn tags_of(client: &aws_sdk_sfn::Client, arn: &str) -> Vec<(String, String)> {
+    client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn tags_set_at_creation_and_changed_later() {
+    let client = local_client(&serve().await);
+    let arn = client
+        .create_state_machine()
+        .name("tagged")
+        .definition(HELLO)
+        .role_arn(ROLE)
+        .r#type(StateMachineType::Express)
+        .tags(tag("team", "orders"))
+        .tags(tag("stage", "dev"))
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    assert_eq!(
+        tags_of(&client, &arn).await,
+        pairs(&[("team", "orders"), ("stage", "dev")])
+    );
+
+    client
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(tag("stage", "prod"))
+        .tags(tag("cost-centre", "42"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags_of(&client, &arn).await,
+        pairs(&[("team", "orders"), ("stage", "prod"), ("cost-centre", "42")])
+    );
+
+    client
+        .untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .tag_keys("not-there")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags_of(&client, &arn).await,
+        pairs(&[("stage", "prod"), ("cost-centre", "42")])
+    );
+
+    let untagged = create(&client, "untagged", HELLO).await;
+    assert!(tags_of(&client, &untagged).await.is_empty());
+
+    // Deleting the machine deletes its tags: a new machine of the same name starts bare.
+    client
+        .delete_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let gone = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(gone.is_resource_not_found(), "{gone:?}");
+    assert_eq!(
+        gone.message(),
+        Some(format!("Resource not found: '{arn}'").as_str())
+    );
+    assert_eq!(create(&client, "tagged", HELLO).await, arn);
+    assert!(tags_of(&client, &arn).await.is_empty());
+}
+
+#[tokio::test]
+async fn tags_are_limited_as_on_aws() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "limited", HELLO).await;
+
+    let forty_nine: Vec<Tag> = (0..49).map(|i| tag(&format!("k{i}"), "v")).collect();
+    client
+        .tag_resource()
+        .resource_arn(&arn)
+        .set_tags(Some(forty_nine))
+        .send()
+        .await
+        .unwrap();
+    let too_many = client
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(tag("fiftieth", "v"))
+        .tags(tag("fifty-first", "v"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(too_many.is_too_many_tags(), "{too_many:?}");
+    let aws_sdk_sfn::operation::tag_resource::TagResourceError::TooManyTags(detail) = &too_many
+    else {
+        unreachable!()
+    };
+    assert_eq!(detail.resource_name(), Some(arn.as_str()));
+    // The refused request changed nothing; the fiftieth tag alone fits.
+    assert_eq!(tags_of(&client, &arn).await.len(), 49);
+    client
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(tag("fiftieth", "v"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags_of(&client, &arn).await.len(), 50);
+
+    let at_creation = client
+        .create_state_machine()
+        .name("crowded")
+        .definition(HELLO)
+        .role_arn(ROLE)
+        .r#type(StateMachineType::Express)
+        .set_tags(Some((0..51).map(|i| tag(&format!("k{i}"), "v")).collect()))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(at_creation.is_too_many_tags(), "{at_creation:?}");
+
+    let fresh = create(&client, "fresh", HELLO).await;
+    let refused = |t: Tag| {
+        client
+            .tag_resource()
+            .resource_arn(&fresh)
+            .tags(tag("fine", "v"))
+            .tags(t)
+            .send()
+    };
+    let long_key = refused(tag(&"k".repeat(129), "v"))
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(long_key.code(), Some("ValidationException"));
+    let message = long_key.message().unwrap();
+    assert!(message.contains("at 'tags.2.member.key'"), "{message}");
+    assert!(
+        message.ends_with("Member must have length less than or equal to 128"),
+        "{message}"
+    );
+    let long_value = refused(tag("k", &"v".repeat(257)))
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        long_value
+            .message()
+            .unwrap()
+            .ends_with("Member must have length less than or equal to 256"),
+        "{long_value:?}"
+    );
+    let empty_key = refused(tag("", "v"))
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(empty_key.code(), Some("ValidationException"));
+    let bad_chars = refused(tag("semi;colon", "v"))
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(bad_chars.code(), Some("ValidationException"));
+    // The longest key and value AWS allows, in letters of any script, are accepted.
+    refused(tag(&"é".repeat(128), &"ü".repeat(256)))
+        .await
+        .unwrap();
+    assert_eq!(tags_of(&client, &fresh).await.len(), 2);
+
+    let long_untag = client
+        .untag_resource()
+        .resource_arn(&fresh)
+        .tag_keys("k".repeat(129))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(long_untag.code(), Some("ValidationException"));
+}
+
+#[tokio::test]
+async fn tagging_an_unknown_or_malformed_arn_fails() {
+    let client = local_client(&serve().await);
+    let missing = "arn:aws:states:us-east-1:123456789012:stateMachine:missing";
+    let tagged = client
+        .tag_resource()
+        .resource_arn(missing)
+        .tags(tag("k", "v"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(tagged.is_resource_not_found(), "{tagged:?}");
+    let untagged = client
+        .untag_resource()
+        .resource_arn(missing)
+        .tag_keys("k")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(untagged.is_resource_not_found(), "{untagged:?}");
+    let activity = client
+        .list_tags_for_resource()
+        .resource_arn("arn:aws:states:us-east-1:123456789012:activity:worker")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(activity.is_resource_not_found(), "{activity:?}");
+    let malformed = client
+        .list_tags_for_resource()
+        .resource_arn("not-an-arn")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(malformed.is_invalid_arn(), "{malformed:?}");
+}
+
+/// Tells the test what each task was called with, then never answers.
+struct Gate(tokio::sync::mpsc::UnboundedSender<InvokeRequest>);
+
+#[async_trait::async_trait]
+impl Resources for Gate {
+    async fn invoke(&self, request: InvokeRequest) -> InvokeResponse {
+        let _ = self.0.send(request);
+        std::future::pending().await
+    }
+}
+
+async fn serve_api(config: SfnApiConfig, resources: Arc<dyn Resources>) -> (String, Arc<SfnApi>) {
+    let api = Arc::new(SfnApi::new(
+        config,
+        Arc::new(move |_: &ExecutionContext| resources.clone()),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = sfn_api::router(api.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}"), api)
+}
+
+const GATED: &str = r#"{
+  "StartAt": "Call",
+  "States": {
+    "Call": {
+      "Type": "Task",
+      "Resource": "arn:aws:states:::lambda:invoke",
+      "Parameters": {"FunctionName": "gate", "Payload.$": "$"},
+      "End": true
+    }
+  }
+}"#;
+
+#[tokio::test]
+async fn start_execution_answers_at_once_and_runs_in_the_background() {
+    let (calls, mut called) = tokio::sync::mpsc::unbounded_channel();
+    let (endpoint, api) = serve_api(SfnApiConfig::default(), Arc::new(Gate(calls))).await;
+    let client = local_client(&endpoint);
+    let arn = create(&client, "gated", GATED).await;
+
+    // The task never answers, so this returns only because StartExecution does not wait.
+    let started = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        client
+            .start_execution()
+            .state_machine_arn(&arn)
+            .name("order-7")
+            .input(r#"{"order": 7}"#)
+            .send(),
+    )
+    .await
+    .expect("StartExecution answers before the execution ends")
+    .unwrap();
+    assert!(
+        started
+            .execution_arn
+            .starts_with("arn:aws:states:us-east-1:123456789012:express:gated:order-7:"),
+        "{}",
+        started.execution_arn
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((started.start_date.secs() - now).abs() < 60);
+
+    let request = tokio::time::timeout(std::time::Duration::from_secs(10), called.recv())
+        .await
+        .expect("the background execution reaches its task")
+        .unwrap();
+    assert_eq!(request.payload, json!({"order": 7}));
+    assert_eq!(request.execution_name, "order-7");
+    // The execution runs under the ARN the caller was given.
+    assert_eq!(request.execution_arn, started.execution_arn);
+    assert_eq!(api.background_running().await, 1);
+
+    // Without a name, each execution gets its own.
+    let other = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(other.execution_arn, started.execution_arn);
+    called.recv().await.unwrap();
+    assert_eq!(api.background_running().await, 2);
+
+    api.end_background().await;
+    assert_eq!(api.background_running().await, 0);
+}
+
+#[tokio::test]
+async fn start_execution_runs_to_its_end_on_the_same_resources() {
+    let resources = mocks();
+    let (endpoint, api) = serve_api(
+        SfnApiConfig {
+            time_scale: 0.01,
+            ..SfnApiConfig::default()
+        },
+        resources.clone(),
+    )
+    .await;
+    let client = local_client(&endpoint);
+    let arn = create(&client, "call", CALL).await;
+    client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .input(json!({"fn": "echo"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        api.background_finished(),
+    )
+    .await
+    .expect("the background execution ends");
+    assert_eq!(resources.calls("echo"), 1);
+    assert_eq!(api.background_running().await, 0);
+}
+
+#[tokio::test]
+async fn start_execution_errors() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "hello", HELLO).await;
+
+    let unknown = client
+        .start_execution()
+        .state_machine_arn(format!("{arn}-missing"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(unknown.is_state_machine_does_not_exist(), "{unknown:?}");
+
+    let bad_arn = client
+        .start_execution()
+        .state_machine_arn("not-an-arn")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad_arn.is_invalid_arn(), "{bad_arn:?}");
+
+    let bad_input = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .input("{not json")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad_input.is_invalid_execution_input(), "{bad_input:?}");
+
+    let bad_name = client
+        .start_execution()
+        .state_machine_arn(&arn)
+        .name("a b")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(bad_name.is_invalid_name(), "{bad_name:?}");
 }
