@@ -9,6 +9,7 @@ use contract_tests::spec::{resolve, response, spec, validate};
 use contract_tests::Target;
 use regex::Regex;
 use reqwest::Method;
+use saga_local::problem::ProblemKind;
 use serde_json::{json, Value};
 
 fn repo() -> PathBuf {
@@ -258,41 +259,19 @@ fn every_workflow_problem_is_documented() {
     assert_eq!(mark["Parameters"]["idempotencyKeyOutcome"], "unknown");
 }
 
-/// `(status, type)` pairs a source file produces, by the shapes the code and templates use.
+/// `(source, status, type)` of every problem the servers produce: the local server's from its type, the production
+/// gateway's by the shapes its templates and gateway responses use.
 fn produced_problems() -> Vec<(String, Option<u16>, String)> {
-    let mut out = Vec::new();
-    let status_of = |name: &str| -> u16 {
-        match name {
-            "BAD_REQUEST" => 400,
-            "NOT_FOUND" => 404,
-            "METHOD_NOT_ALLOWED" => 405,
-            "PAYLOAD_TOO_LARGE" => 413,
-            "UNSUPPORTED_MEDIA_TYPE" => 415,
-            "SERVICE_UNAVAILABLE" => 503,
-            other => panic!("the spec test does not know StatusCode::{other}; add it"),
-        }
-    };
-    let new_problem = Regex::new(r#"StatusCode::([A-Z_]+),\s*"([a-z-]+)""#).unwrap();
-    for file in [
-        "crates/saga-local/src/gateway.rs",
-        "crates/saga-local/src/problem.rs",
-    ] {
-        for c in new_problem.captures_iter(&read(file)) {
-            out.push((
-                file.into(),
-                Some(status_of(&c[1])),
-                format!("/problems/{}", &c[2]),
-            ));
-        }
-    }
-    let pending = Regex::new(r#"pending\(\s*"([a-z-]+)""#).unwrap();
-    for c in pending.captures_iter(&read("crates/saga-local/src/mapping.rs")) {
-        out.push((
-            "mapping.rs".into(),
-            Some(500),
-            format!("/problems/{}", &c[1]),
-        ));
-    }
+    let mut out: Vec<(String, Option<u16>, String)> = ProblemKind::ALL
+        .iter()
+        .map(|kind| {
+            (
+                format!("saga-local {kind:?}"),
+                Some(kind.status().as_u16()),
+                kind.type_uri(),
+            )
+        })
+        .collect();
     let literal =
         Regex::new(r#""type":"(/problems/[a-z-]+)","title":"[^"]*","status":(\d+)"#).unwrap();
     let dir = repo().join("terraform/templates");
@@ -461,4 +440,30 @@ async fn every_operation_in_the_spec_is_served() {
         }
     }
     t.stop().await;
+}
+
+/// What the local server answers for each problem kind, whole (its real title and compensation), fits an answer
+/// some operation documents for that status.
+#[test]
+fn every_local_problem_answer_fits_the_spec() {
+    for kind in ProblemKind::ALL {
+        let body = saga_local::problem::Problem::new(kind, "d").body();
+        // The router's own fallbacks answer for paths and methods no operation has: they fit the bare Problem.
+        if matches!(kind, ProblemKind::NotFound | ProblemKind::MethodNotAllowed) {
+            let problem = spec().pointer("/components/schemas/Problem").unwrap();
+            assert!(validate(problem, &body).is_ok(), "{kind:?}: {body}");
+            continue;
+        }
+        let status = kind.status().as_u16();
+        let fits = spec()["paths"].as_object().unwrap().values().any(|item| {
+            item.as_object().unwrap().values().any(|op| {
+                op.get("responses")
+                    .and_then(|r| r.get(status.to_string()))
+                    .map(resolve)
+                    .and_then(|r| r.pointer("/content/application~1problem+json/schema"))
+                    .is_some_and(|schema| validate(schema, &body).is_ok())
+            })
+        });
+        assert!(fits, "{kind:?}: no operation documents {body}");
+    }
 }

@@ -8,10 +8,9 @@
 use std::sync::Arc;
 
 use asl_engine::ExecutionOptions;
-use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -23,7 +22,7 @@ use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::mapping;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemKind};
 use crate::resources::ExecutionResources;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -42,17 +41,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .fallback(|method: Method, uri: axum::http::Uri| async move {
             Problem::new(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "Not found",
+                ProblemKind::NotFound,
                 format!("no route for {method} {}", uri.path()),
             )
         })
         .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {
             Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
+                ProblemKind::MethodNotAllowed,
                 format!("{method} is not allowed on {}", uri.path()),
             )
         })
@@ -60,12 +55,7 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 fn invalid(detail: impl Into<String>, errors: Vec<FieldError>) -> Problem {
-    let p = Problem::new(
-        StatusCode::BAD_REQUEST,
-        "validation-failed",
-        "The request is invalid",
-        detail,
-    );
+    let p = Problem::new(ProblemKind::ValidationFailed, detail);
     if errors.is_empty() {
         p
     } else {
@@ -96,9 +86,7 @@ fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
         Ok(())
     } else {
         Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
+            ProblemKind::UnsupportedMediaType,
             format!("the body must be application/json, not {ct:?}"),
         ))
     }
@@ -109,9 +97,7 @@ async fn read_json(request: Request) -> Result<Value, Problem> {
     require_json(request.headers())?;
     let too_large = || {
         Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload too large",
+            ProblemKind::PayloadTooLarge,
             format!("the body must be at most {MAX_BODY_BYTES} bytes"),
         )
     };
@@ -164,24 +150,16 @@ fn validate_body(app: &App, body: &Value) -> Result<(), Problem> {
     ))
 }
 
-async fn post_order(State(app): State<Arc<App>>, request: Request) -> Response {
-    match start_order(app, request).await {
-        Ok(r) | Err(r) => r,
-    }
-}
-
-async fn start_order(app: Arc<App>, request: Request) -> Result<Response, Response> {
+async fn post_order(State(app): State<Arc<App>>, request: Request) -> Result<Response, Problem> {
     let headers = request.headers();
-    let key = header_str(headers, IDEMPOTENCY_KEY)
-        .map_err(IntoResponse::into_response)?
-        .map(str::to_owned);
+    let key = header_str(headers, IDEMPOTENCY_KEY)?.map(str::to_owned);
     if let Some(key) = &key {
-        validate_token("Idempotency-Key", key).map_err(|e| invalid(e, vec![]).into_response())?;
+        validate_token("Idempotency-Key", key).map_err(|e| invalid(e, vec![]))?;
     }
     // Without fault injection the header is dropped unread, exactly as the production request template does.
     let faults = if app.config.fault_injection {
-        let raw = header_str(headers, SAGA_FAULT).map_err(IntoResponse::into_response)?;
-        FaultPlan::parse(raw).map_err(|e| invalid(e.to_string(), vec![]).into_response())?
+        FaultPlan::parse(header_str(headers, SAGA_FAULT)?)
+            .map_err(|e| invalid(e.to_string(), vec![]))?
     } else {
         FaultPlan::none()
     };
@@ -194,10 +172,8 @@ async fn start_order(app: Arc<App>, request: Request) -> Result<Response, Respon
         .and_then(|v| uuid::Uuid::parse_str(v).ok())
         .unwrap_or_else(uuid::Uuid::new_v4)
         .to_string();
-    let body = read_json(request)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    validate_body(&app, &body).map_err(IntoResponse::into_response)?;
+    let body = read_json(request).await?;
+    validate_body(&app, &body)?;
 
     let input = json!({
         "request": body,
@@ -234,21 +210,9 @@ async fn start_order(app: Arc<App>, request: Request) -> Result<Response, Respon
             "order saga failed outside its contract"
         );
     }
-    // Straight into bytes: `to_string` goes through `Display` and a formatter for the same text.
-    let text = serde_json::to_vec(&answer.body).expect("a JSON value serialises");
-    let mut response = Response::new(Body::from(text));
-    *response.status_mut() =
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(answer.content_type),
-    );
+    let mut response = answer.into_response();
     if let Ok(v) = HeaderValue::from_str(&result.execution_arn) {
-        h.insert(SAGA_EXECUTION, v);
-    }
-    if let Some(location) = answer.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        h.insert(header::LOCATION, location);
+        response.headers_mut().insert(SAGA_EXECUTION, v);
     }
     Ok(response)
 }
@@ -286,12 +250,7 @@ async fn get_order(
 }
 
 fn unavailable(e: saga_store::StoreError) -> Problem {
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "downstream-unavailable",
-        "A downstream system is unavailable",
-        e.to_string(),
-    )
+    Problem::new(ProblemKind::DownstreamUnavailable, e.to_string())
 }
 
 async fn get_stock(

@@ -13,7 +13,12 @@
 //! not seem to deny one.
 
 use asl_engine::{ExecutionResult, ExecutionStatus};
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
+
+use crate::problem::{Problem, ProblemKind};
 
 pub const SUCCESS_CONTENT_TYPE: &str = "application/json";
 
@@ -25,18 +30,30 @@ pub struct Answer {
     pub body: Value,
 }
 
-/// The problem kind for an execution that broke the workflow's contract (an unfound path, a success without an
-/// answer). The `pending(…)` calls below spell it out, because the spec test reads them as text.
-const EXECUTION_FAILED: &str = "execution-failed";
-
 impl Answer {
     /// Whether this answers an execution that broke the workflow's contract: the answer cannot say more than that,
     /// so the execution's cause is what an operator needs.
     pub fn broke_contract(&self) -> bool {
-        self.body["type"]
-            .as_str()
-            .and_then(|t| t.strip_prefix("/problems/"))
-            == Some(EXECUTION_FAILED)
+        self.body["type"].as_str() == Some(ProblemKind::ExecutionFailed.type_uri().as_str())
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        // Straight into bytes: `to_string` goes through `Display` and a formatter for the same text.
+        let text = serde_json::to_vec(&self.body).expect("a JSON value serialises");
+        let mut response = Response::new(Body::from(text));
+        *response.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let h = response.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        if let Some(location) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            h.insert(header::LOCATION, location);
+        }
+        response
     }
 }
 
@@ -51,25 +68,19 @@ fn keyed(input: &Value) -> bool {
         .is_some_and(|k| !k.is_empty())
 }
 
-fn pending(keyed: bool, kind: &str, title: &str, mut detail: String) -> Answer {
+fn pending(keyed: bool, kind: ProblemKind, mut detail: String) -> Answer {
     if keyed {
         detail.push_str(KEY_OUTCOME_UNKNOWN);
     }
-    let mut body = json!({
-        "type": format!("/problems/{kind}"),
-        "title": title,
-        "status": 500,
-        "detail": detail,
-        "compensation": "pending",
-    });
+    let mut problem = Problem::new(kind, detail);
     if keyed {
-        body["idempotencyKeyOutcome"] = json!("unknown");
+        problem = problem.with("idempotencyKeyOutcome", json!("unknown"));
     }
     Answer {
-        status: 500,
+        status: kind.status().as_u16(),
         content_type: crate::problem::PROBLEM_JSON,
         location: None,
-        body,
+        body: problem.body(),
     }
 }
 
@@ -81,9 +92,7 @@ pub fn location(order_id: &str) -> String {
 }
 
 pub fn answer(result: &ExecutionResult) -> Answer {
-    let pending = |kind: &str, title: &str, detail: String| {
-        pending(keyed(&result.input), kind, title, detail)
-    };
+    let pending = |kind: ProblemKind, detail: String| pending(keyed(&result.input), kind, detail);
     match result.status {
         ExecutionStatus::Succeeded => {
             let output = result.output.as_ref();
@@ -101,8 +110,7 @@ pub fn answer(result: &ExecutionResult) -> Answer {
                 },
                 // A success without the answer shape breaks the workflow's contract: never pass it off as a 2xx.
                 _ => pending(
-                    "execution-failed",
-                    "The saga execution failed",
+                    ProblemKind::ExecutionFailed,
                     "The workflow succeeded without an answer in its output; the order sweeper will compensate.".into(),
                 ),
             }
@@ -125,8 +133,7 @@ pub fn answer(result: &ExecutionResult) -> Answer {
                     body: p,
                 },
                 None => pending(
-                    "execution-failed",
-                    "The saga execution failed",
+                    ProblemKind::ExecutionFailed,
                     format!(
                         "The workflow failed with {} outside its contract; the order sweeper will compensate.",
                         result.error.as_deref().unwrap_or("an unnamed error")
@@ -135,13 +142,11 @@ pub fn answer(result: &ExecutionResult) -> Answer {
             }
         }
         ExecutionStatus::TimedOut => pending(
-            "saga-timed-out",
-            "The saga did not finish in time",
+            ProblemKind::SagaTimedOut,
             "The workflow reached its own timeout; the order sweeper will compensate.".into(),
         ),
         ExecutionStatus::Aborted => pending(
-            "execution-lost",
-            "The saga execution was lost",
+            ProblemKind::ExecutionLost,
             "The workflow stopped without finishing; the order sweeper will compensate.".into(),
         ),
     }
