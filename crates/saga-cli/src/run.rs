@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use asl_engine::{execute, ExecutionOptions, ExecutionStatus, StateMachine};
+use saga_local::template::TemplateError;
 use serde_json::Value;
 use sfn_api::mock::MockResources;
 
@@ -164,84 +165,20 @@ pub(crate) fn read_definition(path: &Path, vars: &[String]) -> Result<String, St
             .ok_or_else(|| format!("--var {var:?}: expected NAME=VALUE"))?;
         values.insert(name.to_string(), value.to_string());
     }
-    fill_template(&text, &values).map_err(|e| format!("{}:{e}", path.display()))
-}
-
-/// Terraform `templatefile` interpolation for the one form definitions use: `${NAME}` becomes
-/// the value of `NAME`, and `$${` is a literal `${`. Every placeholder must have a value;
-/// the error names each missing one with its line.
-pub(crate) fn fill_template(
-    text: &str,
-    values: &BTreeMap<String, String>,
-) -> Result<String, String> {
-    let mut out = String::with_capacity(text.len());
-    let mut missing = Vec::new();
-    let mut rest = text;
-    let line_of = |rest: &str| text[..text.len() - rest.len()].matches('\n').count() + 1;
-    while let Some(at) = rest.find("${") {
-        if rest[..at].ends_with('$') {
-            // `$${` is an escape: keep one `$` and the brace, as Terraform does.
-            out.push_str(&rest[..at - 1]);
-            out.push_str("${");
-            rest = &rest[at + 2..];
-            continue;
+    saga_local::template::fill(&text, |name| values.get(name).map(String::as_str)).map_err(|e| {
+        match e {
+            TemplateError::Missing(_) => format!(
+                "{}:{e} (pass --var NAME=VALUE for each placeholder)",
+                path.display()
+            ),
+            TemplateError::Unterminated { .. } => format!("{}:{e}", path.display()),
         }
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 2..];
-        let Some(end) = after.find('}') else {
-            return Err(format!(
-                "{}: unterminated ${{ (a placeholder is ${{NAME}}; write $${{ for a literal ${{)",
-                line_of(&rest[at..])
-            ));
-        };
-        let name = after[..end].trim();
-        match values.get(name) {
-            Some(v) => out.push_str(v),
-            None => missing.push(format!("{}: ${{{name}}}", line_of(&rest[at..]))),
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    if missing.is_empty() {
-        Ok(out)
-    } else {
-        Err(format!(
-            "{} has no value (pass --var NAME=VALUE for each placeholder)",
-            missing.join(", ")
-        ))
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn fills_placeholders_and_keeps_escapes() {
-        let filled = fill_template(
-            r#"{"a": "${A}", "b": "$${B}", "c": "${ A }"}"#,
-            &vars(&[("A", "x")]),
-        );
-        assert_eq!(filled.unwrap(), r#"{"a": "x", "b": "${B}", "c": "x"}"#);
-    }
-
-    #[test]
-    fn names_every_unfilled_placeholder_with_its_line() {
-        let err = fill_template("{\n\"a\": \"${A}\",\n\"b\": \"${B}\"}", &vars(&[])).unwrap_err();
-        assert_eq!(
-            err,
-            "2: ${A}, 3: ${B} has no value (pass --var NAME=VALUE for each placeholder)"
-        );
-        let err = fill_template("\"${A\"", &vars(&[])).unwrap_err();
-        assert!(err.starts_with("1: unterminated ${"), "{err}");
-    }
 
     #[test]
     fn machine_names_come_from_the_file_name() {

@@ -68,8 +68,8 @@ impl Default for Config {
 pub enum AppError {
     #[error("the workflow definition is invalid:\n{0}")]
     Definition(#[from] asl_engine::DefinitionError),
-    #[error("the workflow definition still holds the placeholder {0} after rendering")]
-    UnfilledPlaceholder(String),
+    #[error("the workflow definition's placeholders: {0}")]
+    Template(#[from] crate::template::TemplateError),
     #[error("the request schema is invalid: {0}")]
     Schema(String),
     #[error("time scale must be a positive number, got {0}")]
@@ -117,15 +117,13 @@ pub fn local_placeholders() -> Vec<(String, String)> {
 
 /// Fills `${Name}` placeholders as `templatefile` does, and refuses to leave any behind.
 pub fn render_definition(template: &str, values: &[(String, String)]) -> Result<String, AppError> {
-    let mut out = template.to_string();
-    for (name, value) in values {
-        out = out.replace(&format!("${{{name}}}"), value);
-    }
-    if let Some(start) = out.find("${") {
-        let end = out[start..].find('}').map_or(out.len(), |e| start + e + 1);
-        return Err(AppError::UnfilledPlaceholder(out[start..end].to_string()));
-    }
-    Ok(out)
+    let value_of = |name: &str| {
+        values
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    Ok(crate::template::fill(template, value_of)?)
 }
 
 impl App {
@@ -191,7 +189,10 @@ mod tests {
     #[test]
     fn an_unknown_placeholder_is_an_error() {
         let e = render_definition(r#"{"a": "${Nope}"}"#, &local_placeholders()).unwrap_err();
-        assert!(matches!(e, AppError::UnfilledPlaceholder(p) if p == "${Nope}"));
+        assert!(
+            matches!(&e, AppError::Template(crate::template::TemplateError::Missing(m)) if m == &[(1, "Nope".to_string())]),
+            "{e}"
+        );
     }
 
     #[test]

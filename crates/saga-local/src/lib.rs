@@ -23,5 +23,6 @@ pub mod repair;
 pub mod resources;
 pub mod server;
 pub mod sweeper;
+pub mod template;
 
 pub use app::{App, Config};
