@@ -37,7 +37,7 @@ impl From<Only> for Section {
     saga bench --only engine --only states --reps 7\n  \
     saga bench --only http --url 127.0.0.1:3000   # against `saga serve` in another process\n\n\
     Run it from a release build: a debug build measures the debug build.")]
-pub struct Args {
+pub(crate) struct Args {
     /// Run only these sections (repeatable); all of them by default.
     #[arg(long, value_enum)]
     only: Vec<Only>,
@@ -99,7 +99,7 @@ fn build_lambdas() -> Result<(), String> {
     Ok(())
 }
 
-pub async fn run(args: Args) -> CmdResult {
+pub(crate) async fn run(args: Args) -> CmdResult {
     if args.reps == 0 || args.connections == 0 {
         return Err("--reps and --connections must be at least 1".into());
     }

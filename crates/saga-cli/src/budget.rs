@@ -14,7 +14,7 @@ use asl_budget::{Bound, Options};
 const DEFAULT_DEFINITION: &str = "workflow.asl.json";
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(crate) struct Args {
     /// The ASL definition [default: workflow.asl.json in the current directory or the nearest
     /// parent that has one].
     pub definition: Option<PathBuf>,
@@ -69,7 +69,7 @@ fn find_definition(dir: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-pub fn run(args: Args) -> crate::CmdResult {
+pub(crate) fn run(args: Args) -> crate::CmdResult {
     let path = match args.definition {
         Some(p) => p,
         None => {

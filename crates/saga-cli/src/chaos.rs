@@ -9,7 +9,7 @@ use crate::CmdResult;
 #[command(
     after_help = "Examples:\n  saga chaos\n  saga chaos --requests 500 --seed 7\n  saga chaos --url http://127.0.0.1:3000   # against `saga serve --fault-injection`"
 )]
-pub struct Args {
+pub(crate) struct Args {
     /// Drive this running server (started with --fault-injection) instead of one started in-process.
     #[arg(long)]
     pub url: Option<String>,
@@ -36,7 +36,7 @@ pub struct Args {
     pub show: usize,
 }
 
-pub async fn run(args: Args) -> CmdResult {
+pub(crate) async fn run(args: Args) -> CmdResult {
     if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
         return Err("--time-scale must be a positive number".into());
     }

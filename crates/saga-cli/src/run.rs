@@ -45,7 +45,7 @@ Examples:
       --var ReleaseStockFunctionArn=release-stock --var CancelOrderFunctionArn=cancel-order \\
       --var RepairQueueUrl=http://localhost/repair \\
       --mock mocks.json --input @order.json --name order-1 --time-scale 0.1")]
-pub struct Args {
+pub(crate) struct Args {
     /// The state machine definition (Amazon States Language, JSONPath), or - for stdin.
     pub definition: PathBuf,
     /// The execution input: JSON text, or @FILE to read it from a file.
@@ -68,7 +68,7 @@ pub struct Args {
     pub time_scale: f64,
 }
 
-pub async fn run(args: Args) -> CmdResult {
+pub(crate) async fn run(args: Args) -> CmdResult {
     if !(args.time_scale.is_finite() && args.time_scale >= 0.0) {
         return Err("--time-scale must be a non-negative number".into());
     }

@@ -12,7 +12,7 @@ use crate::CmdResult;
 #[command(
     after_help = "Examples:\n  saga serve\n  saga serve --listen 127.0.0.1:8080 --fault-injection --time-scale 0.01\n  RUST_LOG=debug saga serve --data-dir ./data"
 )]
-pub struct Args {
+pub(crate) struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     pub listen: String,
@@ -62,7 +62,7 @@ impl Default for Args {
     }
 }
 
-pub async fn run(args: Args) -> CmdResult {
+pub(crate) async fn run(args: Args) -> CmdResult {
     let definition = match &args.definition {
         Some(path) => Some(
             std::fs::read_to_string(path)

@@ -33,7 +33,7 @@ use crate::CmdResult;
 Examples:
   saga smoke --url http://127.0.0.1:3000
   saga smoke --url \"$(terraform -chdir=terraform output -raw api_url)\" --sigv4")]
-pub struct Args {
+pub(crate) struct Args {
     /// Base URL of the API: `terraform output -raw api_url` (it ends with the stage, /v1), or a local server.
     #[arg(long)]
     pub url: String,
@@ -57,7 +57,7 @@ const ROLE_HINT: &str = "integration role cannot be assumed: see docs/deploy.md#
      500 when it cannot call the integration; on a first deploy that is almost always the integration role's trust \
      policy. `aws apigateway test-invoke-method` shows the integration's own error";
 
-pub async fn run(args: Args) -> CmdResult {
+pub(crate) async fn run(args: Args) -> CmdResult {
     let target = Target::new(&args)?;
     let mut report = Report::new(&target);
     checks(&target, &mut report).await;

@@ -19,7 +19,7 @@ Examples:
   saga validate workflow.asl.json
   saga validate workflow.asl.json --json
   saga validate flow.asl.json --var QueueUrl=https://sqs.us-east-1.amazonaws.com/123456789012/q")]
-pub struct Args {
+pub(crate) struct Args {
     /// The state machine definition (Amazon States Language, JSONPath), or - for stdin.
     pub definition: PathBuf,
     /// Print AWS's ValidateStateMachineDefinition response body instead of text.
@@ -30,7 +30,7 @@ pub struct Args {
     pub vars: Vec<String>,
 }
 
-pub fn run(args: Args) -> CmdResult {
+pub(crate) fn run(args: Args) -> CmdResult {
     let text = if args.vars.is_empty() {
         read_text(&args.definition)?
     } else {

@@ -8,7 +8,7 @@
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use saga_store::StoreError;
 
-pub fn unavailable<E, R>(op: &str, err: SdkError<E, R>) -> StoreError
+pub(crate) fn unavailable<E, R>(op: &str, err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,

@@ -24,11 +24,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-pub type Error = String;
+pub(crate) type Error = String;
 
 /// A block such as `resource "aws_lambda_function" "fn" { ... }`.
 #[derive(Debug, Clone)]
-pub struct Block {
+pub(crate) struct Block {
     pub kind: String,
     pub labels: Vec<String>,
     pub body: Body,
@@ -36,20 +36,20 @@ pub struct Block {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Body {
+pub(crate) struct Body {
     /// Attribute name -> its expression's source text.
     pub attributes: BTreeMap<String, String>,
     pub blocks: Vec<Block>,
 }
 
-pub struct Module {
+pub(crate) struct Module {
     pub dir: PathBuf,
     pub blocks: Vec<Block>,
 }
 
 impl Module {
     /// Reads every `*.tf` file directly in `dir` (not `tests/`, which holds `.tftest.hcl`).
-    pub fn load(dir: &Path) -> Result<Module, Error> {
+    pub(crate) fn load(dir: &Path) -> Result<Module, Error> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| format!("{}: {e}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -69,7 +69,7 @@ impl Module {
         })
     }
 
-    pub fn blocks<'a>(
+    pub(crate) fn blocks<'a>(
         &'a self,
         kind: &'a str,
         first_label: &'a str,
@@ -79,7 +79,7 @@ impl Module {
         })
     }
 
-    pub fn resource(&self, ty: &str, name: &str) -> Option<&Block> {
+    pub(crate) fn resource(&self, ty: &str, name: &str) -> Option<&Block> {
         let mut found = self
             .blocks
             .iter()
@@ -87,7 +87,7 @@ impl Module {
         found.find(|b| b.labels.get(1).map(String::as_str) == Some(name))
     }
 
-    pub fn local(&self, name: &str) -> Result<Expr, Error> {
+    pub(crate) fn local(&self, name: &str) -> Result<Expr, Error> {
         for b in self.blocks.iter().filter(|b| b.kind == "locals") {
             if let Some(src) = b.body.attributes.get(name) {
                 return parse_expr(src);
@@ -110,7 +110,11 @@ impl Module {
     }
 
     /// Evaluates `expr` with `scope` binding `each` and `for` variables.
-    pub fn eval(&self, expr: &Expr, scope: &BTreeMap<String, Value>) -> Result<Value, Error> {
+    pub(crate) fn eval(
+        &self,
+        expr: &Expr,
+        scope: &BTreeMap<String, Value>,
+    ) -> Result<Value, Error> {
         match expr {
             Expr::Number(n) => Ok(Value::from(*n)),
             Expr::Bool(b) => Ok(Value::Bool(*b)),
@@ -424,19 +428,19 @@ fn parse_body_at(
 // ---- expressions ----------------------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Part {
+pub(crate) enum Part {
     Lit(String),
     Interp(Expr),
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Accessor {
+pub(crate) enum Accessor {
     Attr(String),
     Index(Expr),
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
+pub(crate) enum Expr {
     Number(f64),
     Bool(bool),
     Template(Vec<Part>),
@@ -539,7 +543,7 @@ fn parse_template(s: &str) -> Result<Vec<Part>, Error> {
     Ok(parts)
 }
 
-pub fn parse_expr(src: &str) -> Result<Expr, Error> {
+pub(crate) fn parse_expr(src: &str) -> Result<Expr, Error> {
     let toks = tokenize(src)?;
     let mut p = Parser { toks, pos: 0, src };
     p.skip_newlines();

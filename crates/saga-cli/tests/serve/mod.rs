@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Lines};
 use std::process::{Child, ChildStderr, Command, Stdio};
 
-pub struct Serving {
+pub(crate) struct Serving {
     pub child: Child,
     /// `127.0.0.1:PORT`, as the server logged it.
     pub addr: String,
@@ -12,7 +12,7 @@ pub struct Serving {
 }
 
 /// Starts `saga serve --listen 127.0.0.1:0 ARGS…` and waits until it says where it listens.
-pub fn serve(args: &[&str]) -> Serving {
+pub(crate) fn serve(args: &[&str]) -> Serving {
     let mut child = Command::new(env!("CARGO_BIN_EXE_saga"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
