@@ -12,13 +12,14 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use saga_domain::validate::{
     validate_order_request, validate_token, whole_number, FieldError, MAX_BODY_BYTES,
 };
 use saga_domain::FaultPlan;
 use serde_json::{json, Value};
+use tower::ServiceExt;
 
 use crate::app::App;
 use crate::mapping;
@@ -33,18 +34,26 @@ pub const REQUEST_ID: &str = "x-amzn-requestid";
 /// The largest stock count `PUT /inventory/{sku}` accepts.
 pub const MAX_STOCK: u64 = 1_000_000_000;
 
-pub fn router(app: Arc<App>) -> Router {
+/// The front door: the order API's routes, and beside them at `/` the Step Functions JSON API (`step_functions`,
+/// see `sfn_api::router`), which the AWS SDKs and CLI call as `POST /` with an `x-amz-target` header. Any other
+/// request to `/` is an unknown route of the order API, as it would be without the Step Functions API.
+pub fn router(app: Arc<App>, step_functions: Router) -> Router {
     Router::new()
+        .route(
+            "/",
+            any(move |method: Method, request: Request| async move {
+                if sfn_api::is_sfn_request(&request) {
+                    step_functions.oneshot(request).await.into_response()
+                } else {
+                    no_route(&method, request.uri()).into_response()
+                }
+            }),
+        )
         .route("/orders", axum::routing::post(post_order))
         .route("/orders/{order_id}", get(get_order))
         .route("/inventory/{sku}", get(get_stock).put(put_stock))
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
-        .fallback(|method: Method, uri: axum::http::Uri| async move {
-            Problem::new(
-                ProblemKind::NotFound,
-                format!("no route for {method} {}", uri.path()),
-            )
-        })
+        .fallback(|method: Method, uri: axum::http::Uri| async move { no_route(&method, &uri) })
         .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {
             Problem::new(
                 ProblemKind::MethodNotAllowed,
@@ -52,6 +61,13 @@ pub fn router(app: Arc<App>) -> Router {
             )
         })
         .with_state(app)
+}
+
+fn no_route(method: &Method, uri: &axum::http::Uri) -> Problem {
+    Problem::new(
+        ProblemKind::NotFound,
+        format!("no route for {method} {}", uri.path()),
+    )
 }
 
 fn invalid(detail: impl Into<String>, errors: Vec<FieldError>) -> Problem {

@@ -41,7 +41,7 @@ pub async fn run(
     let api = step_functions_api(&app).await;
     let grace = app.config.shutdown_grace;
     let (signalled_tx, signalled_rx) = watch::channel(false);
-    let serving = axum::serve(listener, sfn_api::mount(gateway::router(app), api.clone()))
+    let serving = axum::serve(listener, gateway::router(app, sfn_api::router(api.clone())))
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = signalled_tx.send(true);
@@ -96,17 +96,11 @@ async fn step_functions_api(app: &Arc<App>) -> Arc<sfn_api::SfnApi> {
         },
         factory,
     ));
-    let created = api
-        .call(
-            "CreateStateMachine",
-            serde_json::json!({
-                "name": crate::app::STATE_MACHINE_NAME,
-                "definition": app.machine.definition().to_string(),
-                "roleArn": format!("arn:aws:iam::{}:role/order-saga", crate::app::ACCOUNT),
-                "type": "EXPRESS",
-            }),
-        )
-        .await;
+    let created = api.create_express(
+        crate::app::STATE_MACHINE_NAME,
+        app.machine.clone(),
+        &format!("arn:aws:iam::{}:role/order-saga", crate::app::ACCOUNT),
+    );
     if let Err(e) = created {
         // The definition already loaded once, so this cannot fail; if it does, the HTTP API still works.
         tracing::warn!(error = %e, "could not register the order saga with the Step Functions API");

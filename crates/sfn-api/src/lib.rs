@@ -148,6 +148,30 @@ pub(crate) struct StoredMachine {
     pub tracing_configuration: Value,
 }
 
+impl StoredMachine {
+    /// A machine as CreateStateMachine stores it when the request sets nothing optional.
+    fn new(
+        arn: String,
+        name: &str,
+        definition: String,
+        machine: StateMachine,
+        role_arn: &str,
+    ) -> StoredMachine {
+        StoredMachine {
+            arn,
+            name: name.to_string(),
+            definition,
+            machine,
+            role_arn: role_arn.to_string(),
+            creation_date: Utc::now(),
+            revision_id: None,
+            tags: Vec::new(),
+            logging_configuration: json!({"level": "OFF", "includeExecutionData": false}),
+            tracing_configuration: json!({"enabled": false}),
+        }
+    }
+}
+
 /// The API's state: its configuration, the state machines created so far and the
 /// [`ResourcesFactory`]. Share it with `Arc`.
 pub struct SfnApi {
@@ -210,6 +234,17 @@ impl SfnApi {
         let mut running = self.background.lock().await;
         while running.try_join_next().is_some() {}
         running.len()
+    }
+
+    /// Creates an Express state machine from a definition already loaded, as CreateStateMachine would, and
+    /// returns its ARN.
+    pub fn create_express(
+        &self,
+        name: &str,
+        machine: StateMachine,
+        role_arn: &str,
+    ) -> Result<String, SfnError> {
+        ops::create_express(self, name, machine, role_arn)
     }
 
     /// Answers one operation: `operation` is the part of `x-amz-target` after

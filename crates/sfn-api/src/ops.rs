@@ -236,45 +236,62 @@ fn create_state_machine(api: &SfnApi, body: &Map<String, Value>) -> Result<Value
     if let Some(requested) = tag_list(body)? {
         merge_tags(&mut tags, requested, &arn)?;
     }
-    let logging_configuration = body
-        .get("loggingConfiguration")
-        .cloned()
-        .unwrap_or_else(|| json!({"level": "OFF", "includeExecutionData": false}));
-    let tracing_configuration = body
-        .get("tracingConfiguration")
-        .cloned()
-        .unwrap_or_else(|| json!({"enabled": false}));
+    let mut stored = StoredMachine::new(arn, name, definition.to_string(), machine, role_arn);
+    stored.tags = tags;
+    if let Some(logging) = body.get("loggingConfiguration") {
+        stored.logging_configuration = logging.clone();
+    }
+    if let Some(tracing) = body.get("tracingConfiguration") {
+        stored.tracing_configuration = tracing.clone();
+    }
+    insert_machine(api, stored)
+}
 
+/// Stores a new machine, or answers for the one already stored under its name.
+fn insert_machine(api: &SfnApi, stored: StoredMachine) -> Result<Value, SfnError> {
     let mut machines = api.machines.write().unwrap_or_else(|e| e.into_inner());
-    if let Some(existing) = machines.iter().find(|m| m.arn == arn) {
+    if let Some(existing) = machines.iter().find(|m| m.arn == stored.arn) {
         // AWS makes CreateStateMachine idempotent: the same request again returns the
         // existing machine; a different one under the same name is a conflict.
-        if existing.definition == definition && existing.role_arn == role_arn {
+        if existing.definition == stored.definition && existing.role_arn == stored.role_arn {
             return Ok(json!({
                 "stateMachineArn": existing.arn,
                 "creationDate": epoch_seconds(&existing.creation_date),
             }));
         }
-        return Err(SfnError::StateMachineAlreadyExists(arn));
+        return Err(SfnError::StateMachineAlreadyExists(stored.arn));
     }
-    let stored = StoredMachine {
-        arn: arn.clone(),
-        name: name.to_string(),
-        definition: definition.to_string(),
-        machine,
-        role_arn: role_arn.to_string(),
-        creation_date: Utc::now(),
-        revision_id: None,
-        tags,
-        logging_configuration,
-        tracing_configuration,
-    };
     let response = json!({
-        "stateMachineArn": arn,
+        "stateMachineArn": stored.arn,
         "creationDate": epoch_seconds(&stored.creation_date),
     });
     machines.push(stored);
     Ok(response)
+}
+
+/// CreateStateMachine for an Express machine whose definition is already loaded, as a typed call: what an
+/// embedding server registers at start-up without sending itself a request.
+pub(crate) fn create_express(
+    api: &SfnApi,
+    name: &str,
+    machine: StateMachine,
+    role_arn: &str,
+) -> Result<String, SfnError> {
+    if !valid_name(name) {
+        return Err(SfnError::InvalidName(name.to_string()));
+    }
+    if !role_arn.starts_with("arn:") {
+        return Err(SfnError::InvalidArn(format!(
+            "Invalid ARN prefix: {role_arn}"
+        )));
+    }
+    let arn = api.state_machine_arn(name);
+    let definition = machine.definition().to_string();
+    insert_machine(
+        api,
+        StoredMachine::new(arn.clone(), name, definition, machine, role_arn),
+    )?;
+    Ok(arn)
 }
 
 fn describe_state_machine(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
