@@ -211,7 +211,7 @@ pub(crate) enum Condition {
     Not(Box<Condition>),
     Test {
         variable: JsonPath,
-        op: &'static str,
+        op: Op,
         operand: Operand,
     },
 }
@@ -222,32 +222,120 @@ pub(crate) enum Operand {
     Path(JsonPath),
 }
 
-/// Comparison operators without their `Path` suffix, and the literal type each one takes.
-const COMPARISONS: &[(&str, LitType)] = &[
-    ("StringEquals", LitType::String),
-    ("StringLessThan", LitType::String),
-    ("StringGreaterThan", LitType::String),
-    ("StringLessThanEquals", LitType::String),
-    ("StringGreaterThanEquals", LitType::String),
-    ("StringMatches", LitType::String),
-    ("NumericEquals", LitType::Number),
-    ("NumericLessThan", LitType::Number),
-    ("NumericGreaterThan", LitType::Number),
-    ("NumericLessThanEquals", LitType::Number),
-    ("NumericGreaterThanEquals", LitType::Number),
-    ("BooleanEquals", LitType::Bool),
-    ("TimestampEquals", LitType::Timestamp),
-    ("TimestampLessThan", LitType::Timestamp),
-    ("TimestampGreaterThan", LitType::Timestamp),
-    ("TimestampLessThanEquals", LitType::Timestamp),
-    ("TimestampGreaterThanEquals", LitType::Timestamp),
-    ("IsNull", LitType::Bool),
-    ("IsPresent", LitType::Bool),
-    ("IsNumeric", LitType::Bool),
-    ("IsString", LitType::Bool),
-    ("IsBoolean", LitType::Bool),
-    ("IsTimestamp", LitType::Bool),
+/// A comparison operator, parsed once at load so that evaluation matches on a closed set: an
+/// unknown name is refused by validation and can never reach the interpreter. Whether the
+/// operand is a literal or a `...Path` is the [`Operand`]'s business, not the operator's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    String(Cmp),
+    StringMatches,
+    Numeric(Cmp),
+    BooleanEquals,
+    Timestamp(Cmp),
+    IsNull,
+    IsPresent,
+    IsNumeric,
+    IsString,
+    IsBoolean,
+    IsTimestamp,
+}
+
+/// How a String, Numeric or Timestamp comparison wants its two sides ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cmp {
+    Equals,
+    LessThan,
+    GreaterThan,
+    LessThanEquals,
+    GreaterThanEquals,
+}
+
+impl Op {
+    /// The type a literal operand must have.
+    fn literal_type(self) -> LitType {
+        match self {
+            Op::String(_) | Op::StringMatches => LitType::String,
+            Op::Numeric(_) => LitType::Number,
+            Op::Timestamp(_) => LitType::Timestamp,
+            Op::BooleanEquals
+            | Op::IsNull
+            | Op::IsPresent
+            | Op::IsNumeric
+            | Op::IsString
+            | Op::IsBoolean
+            | Op::IsTimestamp => LitType::Bool,
+        }
+    }
+
+    /// Whether a `...Path` form exists: the type tests and StringMatches take literals only.
+    fn has_path_form(self) -> bool {
+        !matches!(
+            self,
+            Op::StringMatches
+                | Op::IsNull
+                | Op::IsPresent
+                | Op::IsNumeric
+                | Op::IsString
+                | Op::IsBoolean
+                | Op::IsTimestamp
+        )
+    }
+}
+
+/// Comparison operators by name, without their `Path` suffix.
+const COMPARISONS: &[(&str, Op)] = &[
+    ("StringEquals", Op::String(Cmp::Equals)),
+    ("StringLessThan", Op::String(Cmp::LessThan)),
+    ("StringGreaterThan", Op::String(Cmp::GreaterThan)),
+    ("StringLessThanEquals", Op::String(Cmp::LessThanEquals)),
+    (
+        "StringGreaterThanEquals",
+        Op::String(Cmp::GreaterThanEquals),
+    ),
+    ("StringMatches", Op::StringMatches),
+    ("NumericEquals", Op::Numeric(Cmp::Equals)),
+    ("NumericLessThan", Op::Numeric(Cmp::LessThan)),
+    ("NumericGreaterThan", Op::Numeric(Cmp::GreaterThan)),
+    ("NumericLessThanEquals", Op::Numeric(Cmp::LessThanEquals)),
+    (
+        "NumericGreaterThanEquals",
+        Op::Numeric(Cmp::GreaterThanEquals),
+    ),
+    ("BooleanEquals", Op::BooleanEquals),
+    ("TimestampEquals", Op::Timestamp(Cmp::Equals)),
+    ("TimestampLessThan", Op::Timestamp(Cmp::LessThan)),
+    ("TimestampGreaterThan", Op::Timestamp(Cmp::GreaterThan)),
+    (
+        "TimestampLessThanEquals",
+        Op::Timestamp(Cmp::LessThanEquals),
+    ),
+    (
+        "TimestampGreaterThanEquals",
+        Op::Timestamp(Cmp::GreaterThanEquals),
+    ),
+    ("IsNull", Op::IsNull),
+    ("IsPresent", Op::IsPresent),
+    ("IsNumeric", Op::IsNumeric),
+    ("IsString", Op::IsString),
+    ("IsBoolean", Op::IsBoolean),
+    ("IsTimestamp", Op::IsTimestamp),
 ];
+
+/// The operator a Choice rule field names (`NumericLessThan`, `NumericLessThanPath`, ...) and
+/// whether its operand is a path; `None` for a name that is no comparison.
+fn comparison(field: &str) -> Option<(Op, bool)> {
+    let by_name = |name: &str| {
+        COMPARISONS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, op)| *op)
+    };
+    if let Some(op) = by_name(field) {
+        return Some((op, false));
+    }
+    let op = by_name(field.strip_suffix("Path")?)?;
+    op.has_path_form().then_some((op, true))
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum LitType {
@@ -1337,11 +1425,7 @@ impl Loader {
                 "Assign" if top => {}
                 "And" | "Or" | "Not" => ops.push(k.clone()),
                 other => {
-                    let base = other.strip_suffix("Path").unwrap_or(other);
-                    let known = COMPARISONS.iter().any(|(n, _)| {
-                        *n == other
-                            || (*n == base && !base.starts_with("Is") && base != "StringMatches")
-                    });
+                    let known = comparison(other).is_some();
                     if known {
                         ops.push(k.clone());
                     } else {
@@ -1404,20 +1488,8 @@ impl Loader {
                     return None;
                 };
                 let variable = self.path(var_s, &format!("{loc}/Variable"), "Variable", false)?;
-                let (base, is_path) = match COMPARISONS.iter().find(|(n, _)| *n == op) {
-                    Some((n, _)) => (*n, false),
-                    None => {
-                        let b = op.strip_suffix("Path").unwrap_or(&op);
-                        (
-                            COMPARISONS.iter().find(|(n, _)| *n == b).map(|(n, _)| *n)?,
-                            true,
-                        )
-                    }
-                };
-                let lit_type = COMPARISONS
-                    .iter()
-                    .find(|(n, _)| *n == base)
-                    .map(|(_, t)| *t)?;
+                let (base, is_path) = comparison(&op)?;
+                let lit_type = base.literal_type();
                 let val = &obj[&op];
                 let operand = if is_path {
                     let Some(s) = val.as_str() else {

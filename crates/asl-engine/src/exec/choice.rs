@@ -2,9 +2,10 @@
 
 use super::env::Env;
 use super::Failure;
-use crate::definition::{Condition, Operand};
+use crate::definition::{Cmp, Condition, Op, Operand};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::cmp::Ordering;
 
 pub(super) fn eval_condition(env: &Env, c: &Condition, input: &Value) -> Result<bool, Failure> {
     match c {
@@ -31,7 +32,7 @@ pub(super) fn eval_condition(env: &Env, c: &Condition, input: &Value) -> Result<
             operand,
         } => {
             let value = env.resolve_ref(variable, input);
-            if *op == "IsPresent" {
+            if *op == Op::IsPresent {
                 return Ok(value.is_ok() == (operand_literal(operand) == &Value::Bool(true)));
             }
             let value = value.map_err(|m| {
@@ -44,7 +45,7 @@ pub(super) fn eval_condition(env: &Env, c: &Condition, input: &Value) -> Result<
                     .resolve_ref(p, input)
                     .map_err(|m| env.st.runtime(format!("Invalid path '{}' : {m}", p.text)))?,
             };
-            Ok(compare(op, &value, &expected))
+            Ok(compare(*op, &value, &expected))
         }
     }
 }
@@ -56,7 +57,7 @@ fn operand_literal(o: &Operand) -> &Value {
     }
 }
 
-fn num_cmp(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+fn num_cmp(a: &Value, b: &Value) -> Option<Ordering> {
     let (Value::Number(x), Value::Number(y)) = (a, b) else {
         return None;
     };
@@ -105,55 +106,53 @@ fn string_matches(s: &str, pattern: &str) -> bool {
     pi == toks.len()
 }
 
-fn compare(op: &str, v: &Value, x: &Value) -> bool {
-    use std::cmp::Ordering::*;
-    let ord_ok = |o: Option<std::cmp::Ordering>, suffix: &str| -> bool {
-        let Some(o) = o else { return false };
-        match suffix {
-            "Equals" => o == Equal,
-            "LessThan" => o == Less,
-            "GreaterThan" => o == Greater,
-            "LessThanEquals" => o != Greater,
-            "GreaterThanEquals" => o != Less,
-            _ => false,
+impl Cmp {
+    fn holds(self, o: Ordering) -> bool {
+        match self {
+            Cmp::Equals => o == Ordering::Equal,
+            Cmp::LessThan => o == Ordering::Less,
+            Cmp::GreaterThan => o == Ordering::Greater,
+            Cmp::LessThanEquals => o != Ordering::Greater,
+            Cmp::GreaterThanEquals => o != Ordering::Less,
         }
-    };
-    if let Some(suffix) = op.strip_prefix("String") {
-        if suffix == "Matches" {
-            return match (v, x) {
-                (Value::String(s), Value::String(p)) => string_matches(s, p),
-                _ => false,
-            };
-        }
-        return match (v, x) {
-            (Value::String(a), Value::String(b)) => ord_ok(Some(a.cmp(b)), suffix),
-            _ => false,
-        };
     }
-    if let Some(suffix) = op.strip_prefix("Numeric") {
-        return ord_ok(num_cmp(v, x), suffix);
-    }
-    if let Some(suffix) = op.strip_prefix("Timestamp") {
-        let t = |val: &Value| val.as_str().and_then(crate::definition::parse_timestamp);
-        return match (t(v), t(x)) {
-            (Some(a), Some(b)) => ord_ok(Some(a.cmp(&b)), suffix),
-            _ => false,
-        };
-    }
+}
+
+/// Whether `v` (the Variable) and `x` (the operand) satisfy `op`. Operands of the wrong type
+/// make a comparison false rather than an error, as AWS evaluates them.
+fn compare(op: Op, v: &Value, x: &Value) -> bool {
     let want = x == &Value::Bool(true);
     match op {
-        "BooleanEquals" => matches!((v, x), (Value::Bool(a), Value::Bool(b)) if a == b),
-        "IsNull" => v.is_null() == want,
-        "IsNumeric" => v.is_number() == want,
-        "IsString" => v.is_string() == want,
-        "IsBoolean" => v.is_boolean() == want,
-        "IsTimestamp" => {
+        Op::String(c) => match (v, x) {
+            (Value::String(a), Value::String(b)) => c.holds(a.cmp(b)),
+            _ => false,
+        },
+        Op::StringMatches => match (v, x) {
+            (Value::String(s), Value::String(p)) => string_matches(s, p),
+            _ => false,
+        },
+        Op::Numeric(c) => num_cmp(v, x).is_some_and(|o| c.holds(o)),
+        Op::Timestamp(c) => {
+            let t = |val: &Value| val.as_str().and_then(crate::definition::parse_timestamp);
+            match (t(v), t(x)) {
+                (Some(a), Some(b)) => c.holds(a.cmp(&b)),
+                _ => false,
+            }
+        }
+        Op::BooleanEquals => matches!((v, x), (Value::Bool(a), Value::Bool(b)) if a == b),
+        Op::IsNull => v.is_null() == want,
+        // Decided in `eval_condition` before the Variable is read; were it asked here, the
+        // Variable has been found.
+        Op::IsPresent => want,
+        Op::IsNumeric => v.is_number() == want,
+        Op::IsString => v.is_string() == want,
+        Op::IsBoolean => v.is_boolean() == want,
+        Op::IsTimestamp => {
             v.as_str()
                 .and_then(crate::definition::parse_timestamp)
                 .is_some()
                 == want
         }
-        _ => false,
     }
 }
 
