@@ -51,10 +51,3 @@ enum Step {
     Next(String, Value),
     End(Value),
 }
-
-/// A random (version 4) UUID from the thread's generator; `Uuid::new_v4` asks the kernel for
-/// each one, and every execution and Lambda call takes a few.
-pub(crate) fn random_uuid() -> uuid::Uuid {
-    use rand::Rng;
-    uuid::Builder::from_random_bytes(rand::rng().random()).into_uuid()
-}

@@ -6,7 +6,7 @@
 use super::choice::eval_condition;
 use super::env::{apply_result_path, assign_values, commit_vars, Env, StateCtx};
 use super::recovery::run_with_recovery;
-use super::{random_uuid, Failure, Step, Vars};
+use super::{Failure, Step, Vars};
 use crate::definition::{ChoiceRule, ErrorSource, Graph, Kind, State, WaitSpec};
 use crate::path::compact;
 use crate::result::{ExecutionResult, ExecutionStatus, HistoryEvent};
@@ -98,7 +98,7 @@ pub(crate) fn express_execution_arn(sm_arn: &str, name: &str) -> String {
     let (region, account, sm_name) = machine_arn_parts(sm_arn);
     format!(
         "arn:aws:states:{region}:{account}:express:{sm_name}:{name}:{}",
-        random_uuid()
+        uuid::Uuid::new_v4()
     )
 }
 
@@ -112,7 +112,7 @@ pub(crate) async fn execute(
     let name = options
         .name
         .clone()
-        .unwrap_or_else(|| random_uuid().to_string());
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let sm_arn = options.state_machine_arn.clone();
     let (_, account, sm_name) = machine_arn_parts(&sm_arn);
     let execution_arn = execution_arn.unwrap_or_else(|| express_execution_arn(&sm_arn, &name));

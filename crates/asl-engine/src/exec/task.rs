@@ -2,7 +2,7 @@
 //! how each kind of answer becomes a result or a named error.
 
 use super::env::Env;
-use super::{random_uuid, Failure};
+use super::Failure;
 use crate::definition::{Seconds, State, Target, TaskDef};
 use crate::envelope::{Envelope, TaskResult};
 use crate::path::compact;
@@ -313,7 +313,7 @@ pub(super) async fn invoke_task(env: &Env<'_>, call: TaskCall<'_>) -> Result<Tas
             let status = lambda_status(&code);
             return Err(fail(
                 format!("Lambda.{code}"),
-                format!("{message} (Service: AWSLambda; Status Code: {status}; Error Code: {code}; Request ID: {}; Proxy: null)", random_uuid()),
+                format!("{message} (Service: AWSLambda; Status Code: {status}; Error Code: {code}; Request ID: {}; Proxy: null)", uuid::Uuid::new_v4()),
             ));
         }
         InvokeResponse::LambdaServiceErrorDetailed {
