@@ -122,6 +122,11 @@ pub(crate) struct MapDef {
     pub(crate) max_concurrency: Seconds,
 }
 
+/// What a retrier does about a field it leaves out, as the language specification sets it.
+pub(crate) const DEFAULT_INTERVAL_SECONDS: u64 = 1;
+pub(crate) const DEFAULT_MAX_ATTEMPTS: u64 = 3;
+pub(crate) const DEFAULT_BACKOFF_RATE: f64 = 2.0;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Retrier {
     pub(crate) error_equals: Vec<String>,
