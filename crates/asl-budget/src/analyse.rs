@@ -8,14 +8,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use asl_engine::retrier_defaults;
 use serde_json::{Map, Value};
 
 use crate::{render::format_seconds, BudgetError, Options, Path, Report, Step, Verdict, Via};
-
-/// Per the spec: a retrier without MaxAttempts retries three times.
-const DEFAULT_MAX_ATTEMPTS: u64 = 3;
-const DEFAULT_INTERVAL_SECONDS: f64 = 1.0;
-const DEFAULT_BACKOFF_RATE: f64 = 2.0;
 
 pub(crate) fn failed(options: &Options, errors: Vec<BudgetError>) -> Report {
     Report {
@@ -506,15 +502,15 @@ fn retry_budget(state: &Value) -> RetryBudget {
         let max = retrier
             .get("MaxAttempts")
             .and_then(Value::as_u64)
-            .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+            .unwrap_or(retrier_defaults::MAX_ATTEMPTS);
         let interval = retrier
             .get("IntervalSeconds")
             .and_then(Value::as_f64)
-            .unwrap_or(DEFAULT_INTERVAL_SECONDS);
+            .unwrap_or(retrier_defaults::INTERVAL_SECONDS as f64);
         let rate = retrier
             .get("BackoffRate")
             .and_then(Value::as_f64)
-            .unwrap_or(DEFAULT_BACKOFF_RATE);
+            .unwrap_or(retrier_defaults::BACKOFF_RATE);
         let cap = retrier.get("MaxDelaySeconds").and_then(Value::as_f64);
         jitter |= max > 0 && retrier.get("JitterStrategy").and_then(Value::as_str) == Some("FULL");
         attempts = attempts.saturating_add(max);

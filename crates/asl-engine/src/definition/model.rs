@@ -123,9 +123,12 @@ pub(crate) struct MapDef {
 }
 
 /// What a retrier does about a field it leaves out, as the language specification sets it.
-pub(crate) const DEFAULT_INTERVAL_SECONDS: u64 = 1;
-pub(crate) const DEFAULT_MAX_ATTEMPTS: u64 = 3;
-pub(crate) const DEFAULT_BACKOFF_RATE: f64 = 2.0;
+/// Public so that tools reasoning about retries (a time budget, say) use the same values.
+pub mod retrier_defaults {
+    pub const INTERVAL_SECONDS: u64 = 1;
+    pub const MAX_ATTEMPTS: u64 = 3;
+    pub const BACKOFF_RATE: f64 = 2.0;
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Retrier {

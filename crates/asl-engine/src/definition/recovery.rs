@@ -5,9 +5,7 @@
 //! and `retriers` and `catchers` read only the fields of their own.
 
 use super::loader::Loader;
-use super::model::{
-    Catcher, Retrier, DEFAULT_BACKOFF_RATE, DEFAULT_INTERVAL_SECONDS, DEFAULT_MAX_ATTEMPTS,
-};
+use super::model::{retrier_defaults, Catcher, Retrier};
 use super::UNSUPPORTED;
 use serde_json::{Map, Value};
 
@@ -96,7 +94,7 @@ impl Loader {
     pub(super) fn retriers(&mut self, obj: &Map<String, Value>, loc: &str) -> Vec<Retrier> {
         self.handlers(obj, loc, &RETRY, |l, r, rl, error_equals| {
             let backoff_rate = match r.get("BackoffRate") {
-                None => DEFAULT_BACKOFF_RATE,
+                None => retrier_defaults::BACKOFF_RATE,
                 Some(b) => match b.as_f64() {
                     Some(x) if x >= 1.0 => x,
                     _ => {
@@ -104,7 +102,7 @@ impl Loader {
                             &format!("{rl}/BackoffRate"),
                             "The value for the field 'BackoffRate' must be a NUMBER >= 1.0",
                         );
-                        DEFAULT_BACKOFF_RATE
+                        retrier_defaults::BACKOFF_RATE
                     }
                 },
             };
@@ -124,10 +122,11 @@ impl Loader {
                 error_equals,
                 interval_seconds: l
                     .uint(r, "IntervalSeconds", rl, 1, 99_999_999)
-                    .unwrap_or(DEFAULT_INTERVAL_SECONDS) as f64,
+                    .unwrap_or(retrier_defaults::INTERVAL_SECONDS)
+                    as f64,
                 max_attempts: l
                     .uint(r, "MaxAttempts", rl, 0, 99_999_999)
-                    .unwrap_or(DEFAULT_MAX_ATTEMPTS),
+                    .unwrap_or(retrier_defaults::MAX_ATTEMPTS),
                 backoff_rate,
                 max_delay_seconds: l
                     .uint(r, "MaxDelaySeconds", rl, 1, 31_622_401)
