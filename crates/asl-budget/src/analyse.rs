@@ -158,28 +158,17 @@ impl<'o> Analyser<'o> {
 
         let mut memo: HashMap<&str, Best> = HashMap::new();
         best(start, &costs, &edges, &mut memo);
-        let worst = build_path(
-            start,
-            Via::Start,
-            false,
+        let solved = Solved {
             prefix,
             states,
-            &costs,
-            &edges,
-            &memo,
-        );
-        let worst_catch = memo[start].catch_total.map(|_| {
-            build_path(
-                start,
-                Via::Start,
-                true,
-                prefix,
-                states,
-                &costs,
-                &edges,
-                &memo,
-            )
-        });
+            costs: &costs,
+            edges: &edges,
+            memo: &memo,
+        };
+        let worst = build_path(&solved, start, Via::Start, false);
+        let worst_catch = memo[start]
+            .catch_total
+            .map(|_| build_path(&solved, start, Via::Start, true));
         Some(ScopeResult { worst, worst_catch })
     }
 
@@ -598,17 +587,23 @@ fn best<'a>(
     result
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build_path(
-    start: &str,
-    via: Via,
-    want_catch: bool,
-    prefix: &str,
-    states: &Map<String, Value>,
-    costs: &HashMap<&str, Cost>,
-    edges: &HashMap<&str, Vec<Edge<'_>>>,
-    memo: &HashMap<&str, Best>,
-) -> Path {
+/// A scope once its costs, edges and longest-path memo are known: what a path is read from.
+struct Solved<'s, 'a> {
+    prefix: &'s str,
+    states: &'s Map<String, Value>,
+    costs: &'s HashMap<&'a str, Cost>,
+    edges: &'s HashMap<&'a str, Vec<Edge<'a>>>,
+    memo: &'s HashMap<&'a str, Best>,
+}
+
+fn build_path(scope: &Solved<'_, '_>, start: &str, via: Via, want_catch: bool) -> Path {
+    let Solved {
+        prefix,
+        states,
+        costs,
+        edges,
+        memo,
+    } = scope;
     let mut steps = Vec::new();
     let mut cumulative = 0.0;
     let mut state = start;
