@@ -30,7 +30,7 @@ struct Events {
 /// Everything an execution shares across its states, branches and iterations.
 pub(crate) struct Run {
     pub(super) resources: Arc<dyn Resources>,
-    pub(super) time_scale: f64,
+    time_scale: f64,
     pub(super) record: bool,
     pub(super) execution_arn: String,
     pub(super) name: String,
@@ -39,7 +39,7 @@ pub(crate) struct Run {
     pub(super) state_machine_name: String,
     pub(super) input: Value,
     pub(super) start_date: DateTime<Utc>,
-    pub(super) start_instant: tokio::time::Instant,
+    start_instant: tokio::time::Instant,
     events: Mutex<Events>,
 }
 
