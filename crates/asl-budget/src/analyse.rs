@@ -8,14 +8,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use asl_engine::retrier_defaults;
 use serde_json::{Map, Value};
 
 use crate::{render::format_seconds, BudgetError, Options, Path, Report, Step, Verdict, Via};
-
-/// Per the spec: a retrier without MaxAttempts retries three times.
-const DEFAULT_MAX_ATTEMPTS: u64 = 3;
-const DEFAULT_INTERVAL_SECONDS: f64 = 1.0;
-const DEFAULT_BACKOFF_RATE: f64 = 2.0;
 
 pub(crate) fn failed(options: &Options, errors: Vec<BudgetError>) -> Report {
     Report {
@@ -162,28 +158,17 @@ impl<'o> Analyser<'o> {
 
         let mut memo: HashMap<&str, Best> = HashMap::new();
         best(start, &costs, &edges, &mut memo);
-        let worst = build_path(
-            start,
-            Via::Start,
-            false,
+        let solved = Solved {
             prefix,
             states,
-            &costs,
-            &edges,
-            &memo,
-        );
-        let worst_catch = memo[start].catch_total.map(|_| {
-            build_path(
-                start,
-                Via::Start,
-                true,
-                prefix,
-                states,
-                &costs,
-                &edges,
-                &memo,
-            )
-        });
+            costs: &costs,
+            edges: &edges,
+            memo: &memo,
+        };
+        let worst = build_path(&solved, start, Via::Start, false);
+        let worst_catch = memo[start]
+            .catch_total
+            .map(|_| build_path(&solved, start, Via::Start, true));
         Some(ScopeResult { worst, worst_catch })
     }
 
@@ -506,15 +491,15 @@ fn retry_budget(state: &Value) -> RetryBudget {
         let max = retrier
             .get("MaxAttempts")
             .and_then(Value::as_u64)
-            .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+            .unwrap_or(retrier_defaults::MAX_ATTEMPTS);
         let interval = retrier
             .get("IntervalSeconds")
             .and_then(Value::as_f64)
-            .unwrap_or(DEFAULT_INTERVAL_SECONDS);
+            .unwrap_or(retrier_defaults::INTERVAL_SECONDS as f64);
         let rate = retrier
             .get("BackoffRate")
             .and_then(Value::as_f64)
-            .unwrap_or(DEFAULT_BACKOFF_RATE);
+            .unwrap_or(retrier_defaults::BACKOFF_RATE);
         let cap = retrier.get("MaxDelaySeconds").and_then(Value::as_f64);
         jitter |= max > 0 && retrier.get("JitterStrategy").and_then(Value::as_str) == Some("FULL");
         attempts = attempts.saturating_add(max);
@@ -602,17 +587,23 @@ fn best<'a>(
     result
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build_path(
-    start: &str,
-    via: Via,
-    want_catch: bool,
-    prefix: &str,
-    states: &Map<String, Value>,
-    costs: &HashMap<&str, Cost>,
-    edges: &HashMap<&str, Vec<Edge<'_>>>,
-    memo: &HashMap<&str, Best>,
-) -> Path {
+/// A scope once its costs, edges and longest-path memo are known: what a path is read from.
+struct Solved<'s, 'a> {
+    prefix: &'s str,
+    states: &'s Map<String, Value>,
+    costs: &'s HashMap<&'a str, Cost>,
+    edges: &'s HashMap<&'a str, Vec<Edge<'a>>>,
+    memo: &'s HashMap<&'a str, Best>,
+}
+
+fn build_path(scope: &Solved<'_, '_>, start: &str, via: Via, want_catch: bool) -> Path {
+    let Solved {
+        prefix,
+        states,
+        costs,
+        edges,
+        memo,
+    } = scope;
     let mut steps = Vec::new();
     let mut cumulative = 0.0;
     let mut state = start;

@@ -7,7 +7,6 @@
 //! something reads it as a whole: Assign, a ResultSelector reaching outside `Payload`, a
 //! ResultPath that keeps it, a recorded history, or a size check it comes close to failing.
 
-use crate::exec::random_uuid;
 use crate::path::compact;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -44,12 +43,12 @@ impl Envelope {
             at,
         } = self;
         let len = len.unwrap_or_else(|| json_size(&payload));
-        let request_id = random_uuid().to_string();
+        let request_id = uuid::Uuid::new_v4().to_string();
         let date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
         let trace = format!(
             "Root=1-{:08x}-{}",
             at.timestamp(),
-            &random_uuid().simple().to_string()[..24]
+            &uuid::Uuid::new_v4().simple().to_string()[..24]
         );
         json!({
             "ExecutedVersion": version,

@@ -500,7 +500,7 @@ fn apply(name: &str, args: Vec<Value>, formats: &[Option<String>]) -> Result<Val
                     .collect(),
             ))
         }
-        "States.UUID" => Ok(Value::String(crate::exec::random_uuid().to_string())),
+        "States.UUID" => Ok(Value::String(uuid::Uuid::new_v4().to_string())),
         other => Err(format!("Unsupported intrinsic function '{other}'")),
     }
 }

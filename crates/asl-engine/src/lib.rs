@@ -65,7 +65,7 @@ mod path;
 mod result;
 mod template;
 
-pub use definition::{DefinitionError, Diagnostic};
+pub use definition::{retrier_defaults, DefinitionError, Diagnostic};
 pub use result::{ExecutionResult, ExecutionStatus, HistoryEvent};
 
 use serde_json::Value;
