@@ -9,6 +9,9 @@
 //!              ─▶ saga-store (the embedded store)
 //! ```
 //!
+//! The order API's router ([`gateway::router`]) is the front door; the Step Functions JSON API (`sfn-api`) sits
+//! beside it at `POST /`, with the saga registered as an Express state machine, for an AWS SDK or CLI.
+//!
 //! [`server::run`] serves the HTTP API on a listener the caller binds, so tests start the real server on
 //! `127.0.0.1:0`. The twins are faithful where it matters to the saga: the definition is the same file with the
 //! same placeholders filled, handler errors travel as Lambda error payloads, and answers are mapped exactly as
