@@ -270,9 +270,11 @@ test('a keyed request: the workflow\'s own problems pass through verbatim', () =
 });
 
 test('the template and the local server build the same TIMED_OUT answer', () => {
-  const mapping = fs.readFileSync(path.join(__dirname, '../../../crates/saga-local/src/mapping.rs'), 'utf8');
+  const source = (file) => fs.readFileSync(path.join(__dirname, '../../../crates/saga-local/src', file), 'utf8');
+  const mapping = source('mapping.rs');
   const res = answer({ status: 'TIMED_OUT', error: 'States.Timeout', input: executionInput('k1') });
-  assert.ok(mapping.includes(`"${res.json.title}"`), 'title');
+  // Titles belong to the problem kinds (problem.rs); details and the key outcome sentence to the mapping.
+  assert.ok(source('problem.rs').includes(`ProblemKind::SagaTimedOut => "${res.json.title}"`), 'title');
   assert.ok(mapping.includes(`"${res.json.detail.slice(0, -KEY_OUTCOME_UNKNOWN.length)}"`), 'detail');
   assert.ok(mapping.includes(`pub const KEY_OUTCOME_UNKNOWN: &str = "${KEY_OUTCOME_UNKNOWN}";`), 'key outcome sentence');
 });
