@@ -102,13 +102,41 @@ async fn a_loop_that_awaits_nothing_times_out_and_the_server_keeps_answering() {
     let _ = child.wait();
 }
 
+/// Sends SIGTERM and checks that the server exits cleanly within the test's bound, saying that it stopped without
+/// what was still in flight.
+#[cfg(unix)]
+async fn stop_past_the_grace_period(
+    mut child: std::process::Child,
+    log: std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let rest = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = log.map_while(Result::ok).collect();
+        (rest, child.wait().expect("the server exits"))
+    });
+    let (rest, status) = tokio::time::timeout(Duration::from_secs(60), rest)
+        .await
+        .expect("the server stopped within the test's bound, long before the execution would have")
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}\n{}", rest.join("\n"));
+    assert!(
+        rest.iter().any(|l| l.contains("shutdown grace period")),
+        "{}",
+        rest.join("\n")
+    );
+}
+
 /// A shutdown waits for requests in flight, but not for ever: an execution of a long definition does not hold the
 /// process past the grace period.
 #[cfg(unix)]
 #[tokio::test]
 async fn a_shutdown_ends_after_its_grace_period_whatever_is_in_flight() {
     let serve::Serving {
-        mut child,
+        child,
         addr,
         log,
     } = serve::serve(&["--shutdown-grace-seconds", "0.5"]);
@@ -138,25 +166,7 @@ async fn a_shutdown_ends_after_its_grace_period_whatever_is_in_flight() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!execution.is_finished());
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let rest = tokio::task::spawn_blocking(move || {
-        let rest: Vec<String> = log.map_while(Result::ok).collect();
-        (rest, child.wait().expect("the server exits"))
-    });
-    let (rest, status) = tokio::time::timeout(Duration::from_secs(60), rest)
-        .await
-        .expect("the server stopped within the test's bound, long before the execution would have")
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "{status:?}\n{}", rest.join("\n"));
-    assert!(
-        rest.iter().any(|l| l.contains("shutdown grace period")),
-        "{}",
-        rest.join("\n")
-    );
+    stop_past_the_grace_period(child, log).await;
     // The execution's caller was cut off rather than answered.
     assert!(execution.await.unwrap().is_err());
 }
@@ -167,7 +177,7 @@ async fn a_shutdown_ends_after_its_grace_period_whatever_is_in_flight() {
 #[tokio::test]
 async fn a_shutdown_ends_background_executions_after_its_grace_period() {
     let serve::Serving {
-        mut child,
+        child,
         addr,
         log,
     } = serve::serve(&["--shutdown-grace-seconds", "0.5"]);
@@ -194,23 +204,5 @@ async fn a_shutdown_ends_background_executions_after_its_grace_period() {
         .unwrap()
         .contains(":express:long-wait:"));
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let rest = tokio::task::spawn_blocking(move || {
-        let rest: Vec<String> = log.map_while(Result::ok).collect();
-        (rest, child.wait().expect("the server exits"))
-    });
-    let (rest, status) = tokio::time::timeout(Duration::from_secs(60), rest)
-        .await
-        .expect("the server stopped within the test's bound, long before the execution would have")
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "{status:?}\n{}", rest.join("\n"));
-    assert!(
-        rest.iter().any(|l| l.contains("shutdown grace period")),
-        "{}",
-        rest.join("\n")
-    );
+    stop_past_the_grace_period(child, log).await;
 }
