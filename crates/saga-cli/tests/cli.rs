@@ -114,6 +114,100 @@ fn run_calls_mocked_lambdas_by_name_or_arn() {
 }
 
 #[test]
+fn run_answers_from_a_step_functions_local_test_case() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "lambda.asl.json",
+            "--var",
+            "ReserveFunction=reserve",
+            "--mock",
+            "mock-config.json",
+            "--time-scale",
+            "0.01",
+            "--history",
+        ];
+        args.extend_from_slice(extra);
+        saga(&args)
+    };
+
+    // Invocation 0 throws Saga.Transient, the Retry calls again, invocation 1 returns.
+    let out = run(&["--test-case", "RetryPath"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        output_of(&stdout_json(&out)),
+        json!({"reservation": {"reserved": true, "attempt": 2}})
+    );
+    let history = stderr(&out);
+    assert_eq!(history.matches("\"TaskScheduled\"").count(), 2, "{history}");
+    assert!(history.contains("\"TaskFailed\""), "{history}");
+
+    // A thrown error reaches the Catch.
+    let out = run(&["--test-case", "OutOfStock"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["error"], "OutOfStock");
+
+    // A state the test case does not name is not mocked: nothing answers it.
+    let out = run(&["--test-case", "Unmocked"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stdout_json(&out)["error"],
+        "Lambda.ResourceNotFoundException"
+    );
+
+    // The state machine name comes from --state-machine-name when given.
+    let out = run(&[
+        "--test-case",
+        "HappyPath",
+        "--state-machine-name",
+        "Inventory",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result = stdout_json(&out);
+    assert_eq!(
+        result["stateMachineArn"],
+        "arn:aws:states:us-east-1:123456789012:stateMachine:Inventory"
+    );
+    assert_eq!(
+        output_of(&result),
+        json!({"reservation": {"reserved": true}})
+    );
+
+    for (extra, expected) in [
+        (&[][..], "choose one of its test cases with --test-case"),
+        (&["--test-case", "Nope"][..], "no test case \"Nope\""),
+        (
+            &["--test-case", "HappyPath"][..],
+            "has no test case \"HappyPath\"",
+        ),
+    ] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert!(
+            stderr(&out).contains(expected),
+            "{extra:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = saga(&[
+        "run",
+        "lambda.asl.json",
+        "--var",
+        "ReserveFunction=reserve",
+        "--mock",
+        "mock-ok.json",
+        "--test-case",
+        "RetryPath",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--test-case needs a Step Functions Local mock configuration"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn run_exits_1_on_failed_and_timed_out() {
     let out = saga(&[
         "run",
