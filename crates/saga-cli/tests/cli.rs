@@ -484,6 +484,107 @@ fn help_has_examples() {
     }
 }
 
+/// One Step Functions API call over plain HTTP/1.1: the response's status line and JSON body.
+#[cfg(unix)]
+fn sfn_call(addr: &str, operation: &str, body: &Value) -> (String, Value) {
+    use std::io::{Read, Write};
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect(addr).expect("the server accepts connections");
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: AWSStepFunctions.{operation}\r\n\
+         Content-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .expect("a complete response");
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// `saga serve --mock-config` (or SFN_MOCK_CONFIG) serves Step Functions Local test cases:
+/// `<stateMachineArn>#<TestCase>` answers the mocked Task states; without the suffix the Task
+/// reaches the in-process functions.
+#[cfg(unix)]
+#[test]
+fn serve_runs_step_functions_local_test_cases() {
+    let config = fixtures().join("mock-config.json").display().to_string();
+    let by_option = serve::serve(&["--time-scale", "0.01", "--mock-config", &config]);
+    let by_env = serve::serve_with_env(&["--time-scale", "0.01"], &[("SFN_MOCK_CONFIG", &config)]);
+    for serve::Serving {
+        mut child, addr, ..
+    } in [by_option, by_env]
+    {
+        let definition = json!({
+            "StartAt": "Reserve",
+            "States": {"Reserve": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "no-such-function", "Payload.$": "$"},
+                "Retry": [{"ErrorEquals": ["Saga.Transient"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+                "ResultSelector": {"reservation.$": "$.Payload"},
+                "End": true
+            }}
+        });
+        let (status, created) = sfn_call(
+            &addr,
+            "CreateStateMachine",
+            &json!({
+                "name": "lambda",
+                "definition": definition.to_string(),
+                "roleArn": "arn:aws:iam::123456789012:role/local",
+                "type": "EXPRESS"
+            }),
+        );
+        assert!(status.contains(" 200 "), "{status}: {created}");
+        let arn = created["stateMachineArn"].as_str().unwrap().to_string();
+
+        let (status, result) = sfn_call(
+            &addr,
+            "StartSyncExecution",
+            &json!({"stateMachineArn": format!("{arn}#RetryPath"), "input": "{}"}),
+        );
+        assert!(status.contains(" 200 "), "{status}: {result}");
+        assert_eq!(result["status"], "SUCCEEDED", "{result}");
+        assert_eq!(
+            output_of(&result),
+            json!({"reservation": {"reserved": true, "attempt": 2}})
+        );
+
+        // Without a test case the Task calls the local functions, which have no such function.
+        let (_, result) = sfn_call(
+            &addr,
+            "StartSyncExecution",
+            &json!({"stateMachineArn": arn, "input": "{}"}),
+        );
+        assert_eq!(result["status"], "FAILED", "{result}");
+        assert_eq!(
+            result["error"], "Lambda.ResourceNotFoundException",
+            "{result}"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    let bad = saga(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--mock-config",
+        "mock-ok.json",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("takes a Step Functions Local mock configuration"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
 /// A supervisor stops a server with SIGTERM; the server must shut down gracefully and exit 0, not die.
 #[cfg(unix)]
 #[test]
