@@ -25,11 +25,11 @@
 //! `Error` and `Cause`). Indexes count from 0 every call of the state in one execution,
 //! retries included, as a single number (`"3"`) or an inclusive range (`"1-2"`).
 //!
-//! As on Step Functions Local:
+//! As Step Functions Local's guide describes it:
 //! - `Return` is the Task's result as written: the mock is not held to the real API's shape.
 //!   For `arn:aws:states:::lambda:invoke` that is the whole Invoke result, so a `Payload`
-//!   object stays an object and a `Payload` string stays a string (AWS would parse the
-//!   function's JSON; write the object to get what AWS gives).
+//!   object stays an object and a `Payload` string stays a string, not parsed (AWS would parse
+//!   the function's JSON; write the object to get what AWS gives).
 //! - `Throw` fails the Task with that `Error` and `Cause`, which Retry and Catch see.
 //! - A Task state the test case does not name is not mocked: it calls what it would call
 //!   without the test case.
