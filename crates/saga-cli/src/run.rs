@@ -1,7 +1,8 @@
 //! `saga run`: one execution of any definition, locally, answered as StartSyncExecution would.
 //!
-//! Task states call [`sfn_api::mock::MockResources`], filled from `--mock`; nothing real is
-//! invoked, so a definition can be tried before any function exists. Definitions written as
+//! Task states call [`sfn_api::mock::MockResources`], filled from `--mock`, or the test case
+//! `--test-case` picks from a Step Functions Local mock configuration given as `--mock`;
+//! nothing real is invoked, so a definition can be tried before any function exists. Definitions written as
 //! Terraform templates (`${Name}` placeholders, as `workflow.asl.json` is) are filled from
 //! `--var` the way `templatefile` fills them, and a placeholder left unfilled is an error rather
 //! than a function literally named `${...}`.
@@ -11,10 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use asl_engine::{execute, ExecutionOptions, ExecutionStatus, StateMachine};
+use asl_engine::{execute, ExecutionOptions, ExecutionStatus, Resources, StateMachine};
 use saga_local::template::TemplateError;
 use serde_json::Value;
-use sfn_api::mock::MockResources;
+use sfn_api::mock::{MockFile, MockResources};
 
 use crate::CmdResult;
 
@@ -35,11 +36,18 @@ used one per call (the last repeats):
    \"cancel-order\": {\"ServiceError\": {\"Code\": \"TooManyRequestsException\", \"Message\": \"Rate exceeded\"}}}
 \"Payload\" is the response body as a string, or any JSON value; \"sleep\" waits (scaled by
 --time-scale) before answering, to reach a Task's TimeoutSeconds. A function with no entry fails
-with Lambda.ResourceNotFoundException, as on AWS. See docs/local-mode.md.
+with Lambda.ResourceNotFoundException, as on AWS.
+
+A Step Functions Local mock configuration (top-level \"StateMachines\" and \"MockedResponses\")
+works unchanged: --test-case NAME picks a test case of the state machine named as the definition
+file (workflow.asl.json -> workflow) or --state-machine-name. Its Task states answer by invocation
+(\"0\", \"1-2\", retries counted), Return being the Task's result verbatim and Throw its Error and
+Cause; states the test case does not name are not mocked. See docs/local-mode.md.
 
 Examples:
   saga run hello.asl.json --input '{\"name\": \"Ada\"}'
   saga run flow.asl.json --input @input.json --mock mocks.json --history
+  saga run flow.asl.json --mock MockConfigFile.json --test-case RetryPath --state-machine-name LambdaSQSIntegration
   saga run workflow.asl.json --var CreateOrderFunctionArn=create-order --var ReserveStockFunctionArn=reserve-stock \\
       --var ConfirmOrderFunctionArn=confirm-order --var FenceOrderFunctionArn=fence-order \\
       --var ReleaseStockFunctionArn=release-stock --var CancelOrderFunctionArn=cancel-order \\
@@ -51,9 +59,17 @@ pub(crate) struct Args {
     /// The execution input: JSON text, or @FILE to read it from a file.
     #[arg(long, default_value = "{}", value_name = "JSON|@FILE")]
     pub input: String,
-    /// Canned results for Task states, per function name or ARN (format below).
+    /// Canned results for Task states: per function name or ARN, or a Step Functions Local
+    /// mock configuration (formats below).
     #[arg(long, value_name = "FILE")]
     pub mock: Option<PathBuf>,
+    /// The test case of a Step Functions Local mock configuration (--mock) to run.
+    #[arg(long, value_name = "NAME", requires = "mock")]
+    pub test_case: Option<String>,
+    /// The state machine's name (in its ARN, and where --test-case looks for the test case);
+    /// by default the definition's file name up to its first dot.
+    #[arg(long, value_name = "NAME")]
+    pub state_machine_name: Option<String>,
     /// Fill a ${NAME} placeholder of the definition, as Terraform's templatefile does.
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
@@ -81,25 +97,19 @@ pub(crate) async fn run(args: Args) -> CmdResult {
         message
     })?;
     let input = read_input(&args.input)?;
-    let mocks = match &args.mock {
-        Some(path) => {
-            let value = read_json_file(path)?;
-            MockResources::from_json(&value).map_err(|e| format!("{}: {e}", path.display()))?
-        }
-        None => MockResources::new(),
-    }
-    .with_time_scale(args.time_scale);
+    let name = match &args.state_machine_name {
+        Some(name) => name.clone(),
+        None => machine_name(&args.definition),
+    };
+    let resources = resources(&args, &name)?;
 
     let options = ExecutionOptions {
-        state_machine_arn: format!(
-            "arn:aws:states:us-east-1:123456789012:stateMachine:{}",
-            machine_name(&args.definition)
-        ),
+        state_machine_arn: format!("arn:aws:states:us-east-1:123456789012:stateMachine:{name}"),
         name: args.name.clone(),
         time_scale: args.time_scale,
         record_history: args.history,
     };
-    let result = execute(&machine, input, options, Arc::new(mocks)).await;
+    let result = execute(&machine, input, options, resources).await;
     if args.history {
         for record in result.log_records() {
             eprintln!("{record}");
@@ -112,6 +122,34 @@ pub(crate) async fn run(args: Args) -> CmdResult {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// What the Task states call: the --mock file in either format, or nothing (every Lambda is
+/// missing). A test case's unmocked states fall back to nothing too.
+fn resources(args: &Args, machine: &str) -> Result<Arc<dyn Resources>, String> {
+    let nothing = || Arc::new(MockResources::new().with_time_scale(args.time_scale));
+    let Some(path) = &args.mock else {
+        return Ok(nothing());
+    };
+    let file = MockFile::from_json(&read_json_file(path)?)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match (file, &args.test_case) {
+        (MockFile::Answers(mocks), None) => Ok(Arc::new(mocks.with_time_scale(args.time_scale))),
+        (MockFile::Answers(_), Some(_)) => Err(format!(
+            "--test-case needs a Step Functions Local mock configuration, and {} is a mock file keyed by function",
+            path.display()
+        )),
+        (MockFile::Config(_), None) => Err(format!(
+            "{} is a Step Functions Local mock configuration: choose one of its test cases with --test-case NAME",
+            path.display()
+        )),
+        (MockFile::Config(config), Some(case)) => {
+            let case = config
+                .test_case(machine, case)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(Arc::new(case.resources(nothing())))
+        }
+    }
 }
 
 /// A state machine name from the file name: `workflow.asl.json` → `workflow`.

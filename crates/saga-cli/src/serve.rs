@@ -1,16 +1,17 @@
 //! `saga serve`: the HTTP API on a local address.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use saga_local::Config;
+use sfn_api::mock::MockConfig;
 
 use crate::CmdResult;
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  saga serve\n  saga serve --listen 127.0.0.1:8080 --fault-injection --time-scale 0.01\n  RUST_LOG=debug saga serve --data-dir ./data"
+    after_help = "Examples:\n  saga serve\n  saga serve --mock-config MockConfigFile.json   (then StartSyncExecution on <stateMachineArn>#<TestCase>)\n  saga serve --listen 127.0.0.1:8080 --fault-injection --time-scale 0.01\n  RUST_LOG=debug saga serve --data-dir ./data"
 )]
 pub(crate) struct Args {
     /// Address to listen on.
@@ -37,6 +38,10 @@ pub(crate) struct Args {
     /// How long Ctrl-C or SIGTERM waits for requests in flight before the server stops without them.
     #[arg(long, default_value_t = shutdown_grace())]
     pub shutdown_grace_seconds: f64,
+    /// A Step Functions Local mock configuration (MockConfigFile.json): StartExecution or StartSyncExecution on
+    /// `<stateMachineArn>#<TestCase>` answers that test case's Task states from it.
+    #[arg(long, env = "SFN_MOCK_CONFIG", value_name = "FILE")]
+    pub mock_config: Option<PathBuf>,
 }
 
 fn shutdown_grace() -> f64 {
@@ -58,6 +63,7 @@ impl Default for Args {
             idempotency_ttl_seconds: create_order_ttl(),
             sweep_interval_seconds: 5.0,
             shutdown_grace_seconds: shutdown_grace(),
+            mock_config: None,
         }
     }
 }
@@ -76,6 +82,10 @@ pub(crate) async fn run(args: Args) -> CmdResult {
     if !(args.shutdown_grace_seconds.is_finite() && args.shutdown_grace_seconds >= 0.0) {
         return Err("--shutdown-grace-seconds must be a number of seconds, 0 or more".into());
     }
+    let mock_config = match &args.mock_config {
+        Some(path) => Some(std::sync::Arc::new(read_mock_config(path)?)),
+        None => None,
+    };
     let config = Config {
         fault_injection: args.fault_injection,
         time_scale: args.time_scale,
@@ -84,6 +94,7 @@ pub(crate) async fn run(args: Args) -> CmdResult {
         idempotency_ttl_s: args.idempotency_ttl_seconds,
         sweep_interval: Duration::from_secs_f64(args.sweep_interval_seconds),
         shutdown_grace: Duration::from_secs_f64(args.shutdown_grace_seconds),
+        mock_config,
         ..Config::default()
     };
     let app = saga_local::App::new(config)?;
@@ -104,6 +115,22 @@ pub(crate) async fn run(args: Args) -> CmdResult {
     })
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads `--mock-config`, which must be in the Step Functions Local format: the API selects Task states by test
+/// case, and a mock file keyed by function has none.
+fn read_mock_config(path: &Path) -> Result<MockConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    if !sfn_api::mock::local::is_mock_config(&value) {
+        return Err(format!(
+            "{}: --mock-config takes a Step Functions Local mock configuration (top-level \"StateMachines\" and \"MockedResponses\")",
+            path.display()
+        ));
+    }
+    MockConfig::from_json(&value).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Ctrl-C at a terminal, or SIGTERM from whatever supervises the process (systemd, a container runtime,

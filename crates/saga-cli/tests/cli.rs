@@ -114,6 +114,100 @@ fn run_calls_mocked_lambdas_by_name_or_arn() {
 }
 
 #[test]
+fn run_answers_from_a_step_functions_local_test_case() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "lambda.asl.json",
+            "--var",
+            "ReserveFunction=reserve",
+            "--mock",
+            "mock-config.json",
+            "--time-scale",
+            "0.01",
+            "--history",
+        ];
+        args.extend_from_slice(extra);
+        saga(&args)
+    };
+
+    // Invocation 0 throws Saga.Transient, the Retry calls again, invocation 1 returns.
+    let out = run(&["--test-case", "RetryPath"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        output_of(&stdout_json(&out)),
+        json!({"reservation": {"reserved": true, "attempt": 2}})
+    );
+    let history = stderr(&out);
+    assert_eq!(history.matches("\"TaskScheduled\"").count(), 2, "{history}");
+    assert!(history.contains("\"TaskFailed\""), "{history}");
+
+    // A thrown error reaches the Catch.
+    let out = run(&["--test-case", "OutOfStock"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["error"], "OutOfStock");
+
+    // A state the test case does not name is not mocked: nothing answers it.
+    let out = run(&["--test-case", "Unmocked"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stdout_json(&out)["error"],
+        "Lambda.ResourceNotFoundException"
+    );
+
+    // The state machine name comes from --state-machine-name when given.
+    let out = run(&[
+        "--test-case",
+        "HappyPath",
+        "--state-machine-name",
+        "Inventory",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result = stdout_json(&out);
+    assert_eq!(
+        result["stateMachineArn"],
+        "arn:aws:states:us-east-1:123456789012:stateMachine:Inventory"
+    );
+    assert_eq!(
+        output_of(&result),
+        json!({"reservation": {"reserved": true}})
+    );
+
+    for (extra, expected) in [
+        (&[][..], "choose one of its test cases with --test-case"),
+        (&["--test-case", "Nope"][..], "no test case \"Nope\""),
+        (
+            &["--test-case", "HappyPath"][..],
+            "has no test case \"HappyPath\"",
+        ),
+    ] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        assert!(
+            stderr(&out).contains(expected),
+            "{extra:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = saga(&[
+        "run",
+        "lambda.asl.json",
+        "--var",
+        "ReserveFunction=reserve",
+        "--mock",
+        "mock-ok.json",
+        "--test-case",
+        "RetryPath",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--test-case needs a Step Functions Local mock configuration"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn run_exits_1_on_failed_and_timed_out() {
     let out = saga(&[
         "run",
@@ -388,6 +482,107 @@ fn help_has_examples() {
         assert!(text.contains("Examples:"), "{sub}: {text}");
         assert!(text.contains(&format!("saga {sub} ")), "{sub}: {text}");
     }
+}
+
+/// One Step Functions API call over plain HTTP/1.1: the response's status line and JSON body.
+#[cfg(unix)]
+fn sfn_call(addr: &str, operation: &str, body: &Value) -> (String, Value) {
+    use std::io::{Read, Write};
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect(addr).expect("the server accepts connections");
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: AWSStepFunctions.{operation}\r\n\
+         Content-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .expect("a complete response");
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// `saga serve --mock-config` (or SFN_MOCK_CONFIG) serves Step Functions Local test cases:
+/// `<stateMachineArn>#<TestCase>` answers the mocked Task states; without the suffix the Task
+/// reaches the in-process functions.
+#[cfg(unix)]
+#[test]
+fn serve_runs_step_functions_local_test_cases() {
+    let config = fixtures().join("mock-config.json").display().to_string();
+    let by_option = serve::serve(&["--time-scale", "0.01", "--mock-config", &config]);
+    let by_env = serve::serve_with_env(&["--time-scale", "0.01"], &[("SFN_MOCK_CONFIG", &config)]);
+    for serve::Serving {
+        mut child, addr, ..
+    } in [by_option, by_env]
+    {
+        let definition = json!({
+            "StartAt": "Reserve",
+            "States": {"Reserve": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "no-such-function", "Payload.$": "$"},
+                "Retry": [{"ErrorEquals": ["Saga.Transient"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+                "ResultSelector": {"reservation.$": "$.Payload"},
+                "End": true
+            }}
+        });
+        let (status, created) = sfn_call(
+            &addr,
+            "CreateStateMachine",
+            &json!({
+                "name": "lambda",
+                "definition": definition.to_string(),
+                "roleArn": "arn:aws:iam::123456789012:role/local",
+                "type": "EXPRESS"
+            }),
+        );
+        assert!(status.contains(" 200 "), "{status}: {created}");
+        let arn = created["stateMachineArn"].as_str().unwrap().to_string();
+
+        let (status, result) = sfn_call(
+            &addr,
+            "StartSyncExecution",
+            &json!({"stateMachineArn": format!("{arn}#RetryPath"), "input": "{}"}),
+        );
+        assert!(status.contains(" 200 "), "{status}: {result}");
+        assert_eq!(result["status"], "SUCCEEDED", "{result}");
+        assert_eq!(
+            output_of(&result),
+            json!({"reservation": {"reserved": true, "attempt": 2}})
+        );
+
+        // Without a test case the Task calls the local functions, which have no such function.
+        let (_, result) = sfn_call(
+            &addr,
+            "StartSyncExecution",
+            &json!({"stateMachineArn": arn, "input": "{}"}),
+        );
+        assert_eq!(result["status"], "FAILED", "{result}");
+        assert_eq!(
+            result["error"], "Lambda.ResourceNotFoundException",
+            "{result}"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    let bad = saga(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--mock-config",
+        "mock-ok.json",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("takes a Step Functions Local mock configuration"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 /// A supervisor stops a server with SIGTERM; the server must shut down gracefully and exit 0, not die.

@@ -41,6 +41,9 @@ pub struct Config {
     pub repair_worker: bool,
     /// How long a shutdown waits for requests in flight before it stops without them.
     pub shutdown_grace: Duration,
+    /// A Step Functions Local mock configuration for the Step Functions API: an execution started on
+    /// `<stateMachineArn>#<TestCase>` answers that test case's Task states from it.
+    pub mock_config: Option<Arc<sfn_api::mock::MockConfig>>,
 }
 
 /// Longer than the shipped workflow's 28 s timeout, so that every saga in flight at a shutdown still answers; an
@@ -60,6 +63,7 @@ impl Default for Config {
             repair_backoff: Duration::from_millis(200),
             repair_worker: true,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            mock_config: None,
         }
     }
 }

@@ -78,7 +78,8 @@ pub async fn run(
 
 /// The Step Functions JSON API beside the HTTP API, with the order saga already created as an Express state
 /// machine, so the AWS SDKs and CLI can call `StartSyncExecution` on it. Lambda tasks of any definition created
-/// there reach the same in-process handlers, by function name.
+/// there reach the same in-process handlers, by function name, except in an execution of a test case of the mock
+/// configuration (`<stateMachineArn>#<TestCase>`), whose mocked states answer from it.
 async fn step_functions_api(app: &Arc<App>) -> Arc<sfn_api::SfnApi> {
     let shared = app.shared.clone();
     let factory: sfn_api::ResourcesFactory = Arc::new(move |_ctx: &sfn_api::ExecutionContext| {
@@ -87,7 +88,7 @@ async fn step_functions_api(app: &Arc<App>) -> Arc<sfn_api::SfnApi> {
             plan: FaultPlan::none(),
         }) as Arc<dyn asl_engine::Resources>
     });
-    let api = Arc::new(sfn_api::SfnApi::new(
+    let mut api = sfn_api::SfnApi::new(
         sfn_api::SfnApiConfig {
             region: crate::app::REGION.into(),
             account_id: crate::app::ACCOUNT.into(),
@@ -95,7 +96,11 @@ async fn step_functions_api(app: &Arc<App>) -> Arc<sfn_api::SfnApi> {
             log_history: false,
         },
         factory,
-    ));
+    );
+    if let Some(mocks) = &app.config.mock_config {
+        api = api.with_mock_config(mocks.clone());
+    }
+    let api = Arc::new(api);
     let created = api.create_express(
         crate::app::STATE_MACHINE_NAME,
         app.machine.clone(),

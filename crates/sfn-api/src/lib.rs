@@ -18,6 +18,9 @@
 //! execution it serves (a `saga serve` wires its local Lambdas; tests wire
 //! [`mock::MockResources`]).
 //!
+//! A Step Functions Local mock configuration ([`SfnApi::with_mock_config`]) lets a caller run
+//! a test case: `stateMachineArn` = `<arn>#<TestCaseName>`, as with Step Functions Local.
+//!
 //! StartExecution answers at once and runs the execution as a task of its own, on the same
 //! engine and [`ResourcesFactory`] as StartSyncExecution; nothing about it can be asked
 //! afterwards, as with an Express execution on AWS. Whoever serves the API ends those tasks at
@@ -177,6 +180,9 @@ impl StoredMachine {
 pub struct SfnApi {
     config: SfnApiConfig,
     resources: ResourcesFactory,
+    /// The Step Functions Local mock configuration that `<stateMachineArn>#<TestCase>` selects
+    /// from.
+    mock_config: Option<Arc<mock::MockConfig>>,
     /// In creation order, which is the order ListStateMachines returns.
     machines: RwLock<Vec<StoredMachine>>,
     /// The executions StartExecution runs after answering. Dropping the set (with the API)
@@ -197,9 +203,21 @@ impl SfnApi {
         SfnApi {
             config,
             resources,
+            mock_config: None,
             machines: RwLock::new(Vec::new()),
             background: tokio::sync::Mutex::new(JoinSet::new()),
         }
+    }
+
+    /// Serves the test cases of a Step Functions Local mock configuration, as Step Functions
+    /// Local does: StartExecution or StartSyncExecution with `stateMachineArn` set to
+    /// `<arn>#<TestCaseName>` runs that state machine with the test case's Task states answered
+    /// from `config` (every other Task call goes to the [`ResourcesFactory`]'s resources);
+    /// without the `#` suffix nothing is mocked. The test case is looked up under the state
+    /// machine's name.
+    pub fn with_mock_config(mut self, config: Arc<mock::MockConfig>) -> SfnApi {
+        self.mock_config = Some(config);
+        self
     }
 
     pub fn config(&self) -> &SfnApiConfig {

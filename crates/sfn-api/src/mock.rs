@@ -1,7 +1,14 @@
 //! Canned answers for Task states, so a definition can run without its functions: the
-//! `--mock` file of `saga run`, and the Lambda stand-in of tests.
+//! `--mock` file of `saga run`, the `--mock-config` file of `saga serve`, and the Lambda
+//! stand-in of tests.
 //!
-//! A mock file is a JSON object from a Lambda function (its name, or any ARN naming it) to an
+//! Two formats are read, told apart by the top level of the file ([`MockFile`]):
+//! - the mock configuration of AWS's Step Functions Local (top-level `StateMachines` and
+//!   `MockedResponses`), whose test cases mock Task states by name and invocation: see
+//!   [`local`]. Files written for Step Functions Local work unchanged;
+//! - answers keyed by function, below.
+//!
+//! A mock file keyed by function is a JSON object from a Lambda function (its name, or any ARN naming it) to an
 //! answer, or to a list of answers that successive calls consume, the last one repeating:
 //!
 //! ```json
@@ -31,6 +38,10 @@
 //! `Lambda.ResourceNotFoundException`; any other integration without an entry fails with
 //! `States.TaskFailed` and a cause naming the resource.
 
+pub mod local;
+
+pub use local::{MockConfig, MockConfigError, TestCase, TestCaseResources};
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -44,6 +55,37 @@ pub enum MockError {
     NotAnObject,
     #[error("mock entry {key:?}: {message}")]
     InvalidEntry { key: String, message: String },
+}
+
+/// A mock file in either format, told apart by its top level: a Step Functions Local
+/// configuration has `StateMachines` or `MockedResponses` ([`local`]); anything else is read
+/// as answers keyed by function (the format above).
+#[derive(Debug)]
+pub enum MockFile {
+    /// Answers keyed by function name, ARN or `Resource`.
+    Answers(MockResources),
+    /// A Step Functions Local mock configuration: test cases that mock Task states by name.
+    Config(MockConfig),
+}
+
+/// A mock file of either format that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MockFileError {
+    #[error(transparent)]
+    Answers(#[from] MockError),
+    #[error("Step Functions Local mock configuration: {0}")]
+    Config(#[from] MockConfigError),
+}
+
+impl MockFile {
+    /// Reads a mock file, whichever its format.
+    pub fn from_json(value: &Value) -> Result<MockFile, MockFileError> {
+        Ok(if local::is_mock_config(value) {
+            MockFile::Config(MockConfig::from_json(value)?)
+        } else {
+            MockFile::Answers(MockResources::from_json(value)?)
+        })
+    }
 }
 
 /// One canned answer.

@@ -439,10 +439,31 @@ struct Start {
     stored: StoredMachine,
     name: String,
     input: Value,
+    /// Chosen by a `#<TestCase>` suffix of the state machine ARN.
+    test_case: Option<crate::mock::TestCase>,
 }
 
 fn prepare_start(api: &SfnApi, body: &Map<String, Value>) -> Result<Start, SfnError> {
-    let stored = find(api, required(body, "stateMachineArn")?)?;
+    let (arn, test_case) = match required(body, "stateMachineArn")?.split_once('#') {
+        Some((arn, case)) => (arn, Some(case)),
+        None => (required(body, "stateMachineArn")?, None),
+    };
+    let stored = find(api, arn)?;
+    let test_case = match test_case {
+        None => None,
+        Some(case) => {
+            let config = api.mock_config.as_ref().ok_or_else(|| {
+                SfnError::ValidationException(format!(
+                    "Test case '{case}' requested, but no mock configuration is loaded (saga serve --mock-config FILE or SFN_MOCK_CONFIG)"
+                ))
+            })?;
+            Some(
+                config
+                    .test_case(&stored.name, case)
+                    .map_err(|e| SfnError::ValidationException(e.to_string()))?,
+            )
+        }
+    };
     let name = match string_member(body, "name")? {
         Some(name) if !valid_name(name) => return Err(SfnError::InvalidName(name.to_string())),
         Some(name) => name.to_string(),
@@ -460,6 +481,7 @@ fn prepare_start(api: &SfnApi, body: &Map<String, Value>) -> Result<Start, SfnEr
         stored,
         name,
         input,
+        test_case,
     })
 }
 
@@ -473,6 +495,7 @@ impl Start {
             stored,
             name,
             input,
+            test_case,
         } = self;
         let context = ExecutionContext {
             state_machine_arn: stored.arn.clone(),
@@ -480,7 +503,10 @@ impl Start {
             execution_name: name.clone(),
             input: input.clone(),
         };
-        let resources = (api.resources)(&context);
+        let mut resources = (api.resources)(&context);
+        if let Some(case) = test_case {
+            resources = std::sync::Arc::new(case.resources(resources));
+        }
         let options = ExecutionOptions {
             state_machine_arn: stored.arn.clone(),
             name: Some(name),

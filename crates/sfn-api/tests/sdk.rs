@@ -1181,3 +1181,114 @@ async fn start_execution_errors() {
         .into_service_error();
     assert!(bad_name.is_invalid_name(), "{bad_name:?}");
 }
+
+const RETRIED: &str = r#"{
+  "StartAt": "Call",
+  "States": {
+    "Call": {
+      "Type": "Task",
+      "Resource": "arn:aws:states:::lambda:invoke",
+      "Parameters": {"FunctionName": "echo", "Payload.$": "$"},
+      "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+      "OutputPath": "$.Payload",
+      "End": true
+    }
+  }
+}"#;
+
+#[tokio::test]
+async fn a_test_case_suffix_answers_tasks_from_the_step_functions_local_mock_config() {
+    let config: Value = json!({
+        "StateMachines": {
+            "retried": {"TestCases": {
+                "RetryPath": {"Call": "BusyThenDone"},
+                "GivesUp": {"Call": "AlwaysBusy"}
+            }}
+        },
+        "MockedResponses": {
+            "BusyThenDone": {
+                "0": {"Throw": {"Error": "Lambda.TooManyRequestsException", "Cause": "Rate exceeded"}},
+                "1": {"Return": {"StatusCode": 200, "Payload": {"mocked": true}}}
+            },
+            "AlwaysBusy": {
+                "0-2": {"Throw": {"Error": "Lambda.TooManyRequestsException", "Cause": "Rate exceeded"}}
+            }
+        }
+    });
+    let config = sfn_api::mock::MockConfig::from_json(&config).unwrap();
+    let resources: Arc<dyn Resources> = mocks();
+    let api = Arc::new(
+        SfnApi::new(
+            SfnApiConfig {
+                time_scale: 0.01,
+                ..SfnApiConfig::default()
+            },
+            Arc::new(move |_: &ExecutionContext| resources.clone()),
+        )
+        .with_mock_config(Arc::new(config)),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, sfn_api::router(api)).await });
+    let client = local_client(&format!("http://{addr}"));
+    let arn = create(&client, "retried", RETRIED).await;
+
+    let start = |suffix: &str| {
+        client
+            .start_sync_execution()
+            .state_machine_arn(format!("{arn}{suffix}"))
+            .input("{}")
+            .send()
+    };
+    // Invocation 0 throws, the Retry calls again, invocation 1 returns.
+    let retried = start("#RetryPath").await.unwrap();
+    assert_eq!(retried.status, SyncExecutionStatus::Succeeded);
+    assert_eq!(retried.state_machine_arn(), Some(arn.as_str()));
+    let output: Value = serde_json::from_str(retried.output().unwrap()).unwrap();
+    assert_eq!(output, json!({"mocked": true}));
+
+    // Every attempt throws: the execution fails with the mocked error.
+    let gave_up = start("#GivesUp").await.unwrap();
+    assert_eq!(gave_up.status, SyncExecutionStatus::Failed);
+    assert_eq!(gave_up.error(), Some("Lambda.TooManyRequestsException"));
+    assert_eq!(gave_up.cause(), Some("Rate exceeded"));
+
+    // Without the suffix the Task reaches the real resources.
+    let real = start("").await.unwrap();
+    assert_eq!(real.status, SyncExecutionStatus::Succeeded);
+    let output: Value = serde_json::from_str(real.output().unwrap()).unwrap();
+    assert_eq!(output, json!({"echoed": true}));
+
+    // StartExecution takes the suffix too.
+    let started = client
+        .start_execution()
+        .state_machine_arn(format!("{arn}#RetryPath"))
+        .send()
+        .await
+        .unwrap();
+    assert!(started.execution_arn().contains(":express:retried:"));
+
+    let err = start("#Nope").await.unwrap_err();
+    assert_eq!(err.code(), Some("ValidationException"));
+    assert!(
+        err.message().unwrap().contains("no test case \"Nope\""),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_test_case_suffix_without_a_mock_config_is_refused() {
+    let client = local_client(&serve().await);
+    let arn = create(&client, "plain", HELLO).await;
+    let err = client
+        .start_sync_execution()
+        .state_machine_arn(format!("{arn}#HappyPath"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ValidationException"));
+    assert!(
+        err.message().unwrap().contains("no mock configuration"),
+        "{err:?}"
+    );
+}

@@ -13,9 +13,15 @@ pub(crate) struct Serving {
 
 /// Starts `saga serve --listen 127.0.0.1:0 ARGS…` and waits until it says where it listens.
 pub(crate) fn serve(args: &[&str]) -> Serving {
+    serve_with_env(args, &[])
+}
+
+/// [`serve`] with these environment variables set.
+pub(crate) fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> Serving {
     let mut child = Command::new(env!("CARGO_BIN_EXE_saga"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()
