@@ -135,11 +135,7 @@ async fn stop_past_the_grace_period(
 #[cfg(unix)]
 #[tokio::test]
 async fn a_shutdown_ends_after_its_grace_period_whatever_is_in_flight() {
-    let serve::Serving {
-        child,
-        addr,
-        log,
-    } = serve::serve(&["--shutdown-grace-seconds", "0.5"]);
+    let serve::Serving { child, addr, log } = serve::serve(&["--shutdown-grace-seconds", "0.5"]);
     let client = client();
     let arn = create(
         &client,
@@ -176,11 +172,7 @@ async fn a_shutdown_ends_after_its_grace_period_whatever_is_in_flight() {
 #[cfg(unix)]
 #[tokio::test]
 async fn a_shutdown_ends_background_executions_after_its_grace_period() {
-    let serve::Serving {
-        child,
-        addr,
-        log,
-    } = serve::serve(&["--shutdown-grace-seconds", "0.5"]);
+    let serve::Serving { child, addr, log } = serve::serve(&["--shutdown-grace-seconds", "0.5"]);
     let client = client();
     let arn = create(
         &client,
