@@ -102,7 +102,7 @@ async fn direct_sagas(app: &App, first: usize, n: usize) -> Duration {
     let started = Instant::now();
     for i in first..first + n {
         let order_id = format!("direct-{i}");
-        let created = create_order::handle(
+        let created = saga_steps::create_order::handle(
             &*s.orders,
             &s.create_order,
             CreateOrderInput {
@@ -116,7 +116,7 @@ async fn direct_sagas(app: &App, first: usize, n: usize) -> Duration {
         )
         .await
         .expect("create-order succeeds");
-        reserve_stock::handle(
+        saga_steps::reserve_stock::handle(
             &*s.inventory,
             ReserveStockInput {
                 order_id: created.order_id.clone(),
@@ -128,7 +128,7 @@ async fn direct_sagas(app: &App, first: usize, n: usize) -> Duration {
         )
         .await
         .expect("reserve-stock succeeds");
-        confirm_order::handle(
+        saga_steps::confirm_order::handle(
             &*s.orders,
             OrderStepInput {
                 order_id: created.order_id,

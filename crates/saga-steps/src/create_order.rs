@@ -7,7 +7,7 @@
 use saga_domain::events::{CreateOrderInput, CreateOrderOutput};
 use saga_domain::faults::{run_step, StepContext};
 use saga_domain::validate::{request_hash, validate_order_request, validate_token};
-use saga_domain::{FaultPlan, Order, OrderStatus, Step, StepError};
+use saga_domain::{Order, OrderStatus, Step, StepError};
 use saga_store::{KeyClaim, KeyClaimOutcome, OrderStore, PutOutcome};
 
 /// How long an Idempotency-Key stays bound to its order unless configured otherwise: one day.
@@ -38,8 +38,7 @@ pub async fn handle(
     if let Some(key) = &input.idempotency_key {
         validate_token("Idempotency-Key", key).map_err(StepError::ValidationFailed)?;
     }
-    let plan = FaultPlan::parse(input.faults.as_deref())
-        .map_err(|e| StepError::ValidationFailed(e.to_string()))?;
+    let plan = crate::fault_plan(input.faults.as_deref())?;
     // The fingerprint only tells a replay under the same Idempotency-Key from another request: without a
     // key there is nothing to compare it with, so it is not computed (a SHA-256 per order).
     let hash = input

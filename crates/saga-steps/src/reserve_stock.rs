@@ -2,7 +2,7 @@
 
 use saga_domain::events::{ReserveStockInput, StepOutput};
 use saga_domain::faults::{run_step, StepContext};
-use saga_domain::{FaultPlan, Step, StepError};
+use saga_domain::{Step, StepError};
 use saga_store::{InventoryStore, ReserveOutcome};
 
 pub async fn handle(
@@ -10,8 +10,7 @@ pub async fn handle(
     input: ReserveStockInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = FaultPlan::parse(input.faults.as_deref())
-        .map_err(|e| StepError::ValidationFailed(e.to_string()))?;
+    let plan = crate::fault_plan(input.faults.as_deref())?;
     if input.items.is_empty() {
         return Err(StepError::ValidationFailed(
             "an order must hold at least one line".into(),

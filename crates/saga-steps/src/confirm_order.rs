@@ -4,7 +4,7 @@
 
 use saga_domain::events::{OrderStepInput, StepOutput};
 use saga_domain::faults::{run_step, StepContext};
-use saga_domain::{FaultPlan, Step, StepError};
+use saga_domain::{Step, StepError};
 use saga_store::{ConfirmOutcome, OrderStore};
 
 pub async fn handle(
@@ -12,8 +12,7 @@ pub async fn handle(
     input: OrderStepInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = FaultPlan::parse(input.faults.as_deref())
-        .map_err(|e| StepError::ValidationFailed(e.to_string()))?;
+    let plan = crate::fault_plan(input.faults.as_deref())?;
     run_step(Step::ConfirmOrder, &plan, input.attempt, ctx, || async {
         let outcome = match store
             .confirm_order(&input.order_id, saga_domain::now_ms())
