@@ -48,6 +48,7 @@
 //! # }
 //! ```
 
+#[cfg(feature = "client")]
 pub mod client;
 mod error;
 pub mod mock;
