@@ -109,8 +109,7 @@ async fn direct_sagas(app: &App, first: usize, n: usize) -> Duration {
                 order_id: order_id.clone(),
                 request: request_body(),
                 idempotency_key: None,
-                faults: None,
-                attempt: 0,
+                rehearsal: Default::default(),
             },
             &ctx(),
         )
@@ -121,8 +120,7 @@ async fn direct_sagas(app: &App, first: usize, n: usize) -> Duration {
             ReserveStockInput {
                 order_id: created.order_id.clone(),
                 items: created.items,
-                faults: None,
-                attempt: 0,
+                rehearsal: Default::default(),
             },
             &ctx(),
         )
@@ -132,8 +130,7 @@ async fn direct_sagas(app: &App, first: usize, n: usize) -> Duration {
             &*s.orders,
             OrderStepInput {
                 order_id: created.order_id,
-                faults: None,
-                attempt: 0,
+                rehearsal: Default::default(),
             },
             &ctx(),
         )

@@ -13,14 +13,20 @@ pub async fn handle(
     input: CancelOrderInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = crate::fault_plan(input.faults.as_deref())?;
-    run_step(Step::CancelOrder, &plan, input.attempt, ctx, || async {
-        let outcome = cancel(store, &input.order_id, input.failure.as_ref()).await?;
-        Ok(StepOutput {
-            order_id: input.order_id.clone(),
-            outcome: label(&outcome).into(),
-        })
-    })
+    let plan = crate::fault_plan(&input.rehearsal)?;
+    run_step(
+        Step::CancelOrder,
+        &plan,
+        input.rehearsal.attempt,
+        ctx,
+        || async {
+            let outcome = cancel(store, &input.order_id, input.failure.as_ref()).await?;
+            Ok(StepOutput {
+                order_id: input.order_id.clone(),
+                outcome: label(&outcome).into(),
+            })
+        },
+    )
     .await
 }
 
@@ -54,6 +60,7 @@ pub fn label(outcome: &CancelOutcome) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use saga_domain::events::Rehearsal;
     use saga_domain::OrderStatus;
     use saga_store::memory::MemoryStore;
 
@@ -67,8 +74,7 @@ mod tests {
         let input = |failure: Option<Failure>| CancelOrderInput {
             order_id: "o1".into(),
             failure,
-            faults: None,
-            attempt: 0,
+            rehearsal: Rehearsal::default(),
         };
         let ctx = StepContext::default();
         assert_eq!(
@@ -109,8 +115,10 @@ mod tests {
         let input = CancelOrderInput {
             order_id: "o1".into(),
             failure: None,
-            faults: Some("cancel-order=error-after-commit".into()),
-            attempt: 0,
+            rehearsal: Rehearsal {
+                faults: Some("cancel-order=error-after-commit".into()),
+                attempt: 0,
+            },
         };
         assert!(handle(&s, input, &StepContext::default()).await.is_err());
         assert_eq!(

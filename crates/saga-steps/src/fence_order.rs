@@ -20,14 +20,20 @@ pub async fn handle(
     input: OrderStepInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = crate::fault_plan(input.faults.as_deref())?;
-    run_step(Step::FenceOrder, &plan, input.attempt, ctx, || async {
-        let outcome = fence(store, &input.order_id).await?;
-        Ok(StepOutput {
-            order_id: input.order_id.clone(),
-            outcome: label(&outcome).into(),
-        })
-    })
+    let plan = crate::fault_plan(&input.rehearsal)?;
+    run_step(
+        Step::FenceOrder,
+        &plan,
+        input.rehearsal.attempt,
+        ctx,
+        || async {
+            let outcome = fence(store, &input.order_id).await?;
+            Ok(StepOutput {
+                order_id: input.order_id.clone(),
+                outcome: label(&outcome).into(),
+            })
+        },
+    )
     .await
 }
 
@@ -50,6 +56,7 @@ pub fn label(outcome: &FenceOutcome) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use saga_domain::events::Rehearsal;
     use saga_domain::{Order, OrderStatus};
     use saga_store::memory::MemoryStore;
     use saga_store::ConfirmOutcome;
@@ -57,8 +64,10 @@ mod tests {
     fn input(faults: Option<&str>) -> OrderStepInput {
         OrderStepInput {
             order_id: "o1".into(),
-            faults: faults.map(str::to_string),
-            attempt: 0,
+            rehearsal: Rehearsal {
+                faults: faults.map(str::to_string),
+                attempt: 0,
+            },
         }
     }
 

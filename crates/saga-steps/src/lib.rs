@@ -15,10 +15,12 @@ pub mod repair_batch;
 pub mod reserve_stock;
 pub mod sweep;
 
+use saga_domain::events::Rehearsal;
 use saga_domain::{FaultPlan, StepError};
 
 /// The fault plan a task payload carries. A plan that does not parse is the caller's mistake, so it is a
 /// validation failure, which the workflow does not retry.
-fn fault_plan(faults: Option<&str>) -> Result<FaultPlan, StepError> {
-    FaultPlan::parse(faults).map_err(|e| StepError::ValidationFailed(e.to_string()))
+fn fault_plan(rehearsal: &Rehearsal) -> Result<FaultPlan, StepError> {
+    FaultPlan::parse(rehearsal.faults.as_deref())
+        .map_err(|e| StepError::ValidationFailed(e.to_string()))
 }

@@ -11,14 +11,20 @@ pub async fn handle(
     input: OrderStepInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = crate::fault_plan(input.faults.as_deref())?;
-    run_step(Step::ReleaseStock, &plan, input.attempt, ctx, || async {
-        let outcome = release(store, &input.order_id).await?;
-        Ok(StepOutput {
-            order_id: input.order_id.clone(),
-            outcome: label(&outcome).into(),
-        })
-    })
+    let plan = crate::fault_plan(&input.rehearsal)?;
+    run_step(
+        Step::ReleaseStock,
+        &plan,
+        input.rehearsal.attempt,
+        ctx,
+        || async {
+            let outcome = release(store, &input.order_id).await?;
+            Ok(StepOutput {
+                order_id: input.order_id.clone(),
+                outcome: label(&outcome).into(),
+            })
+        },
+    )
     .await
 }
 
@@ -42,6 +48,7 @@ pub fn label(outcome: &ReleaseOutcome) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use saga_domain::events::Rehearsal;
     use saga_domain::OrderLine;
     use saga_store::memory::MemoryStore;
 
@@ -61,8 +68,7 @@ mod tests {
         .unwrap();
         let input = |id: &str| OrderStepInput {
             order_id: id.into(),
-            faults: None,
-            attempt: 0,
+            rehearsal: Rehearsal::default(),
         };
         let ctx = StepContext::default();
         assert_eq!(
