@@ -31,23 +31,20 @@ pub const HELLO: &str = "hello-lambda";
 /// `hello-lambda` plus the DynamoDB store, built from `crates/hello-dynamodb`: the floor for a function that
 /// opens the store.
 pub const STORE_FLOOR: &str = "hello-dynamodb";
-/// Every Lambda of the saga, by package (and binary) name.
-pub const FUNCTIONS: [&str; 8] = [
-    "create-order",
-    "reserve-stock",
-    "confirm-order",
-    "fence-order",
-    "release-stock",
-    "cancel-order",
-    "repair-worker",
-    "order-sweeper",
-];
+/// Every Lambda of the saga, by package (and binary) name: the workflow's task functions, then the two that
+/// run outside it.
+pub fn functions() -> impl Iterator<Item = &'static str> {
+    saga_domain::Step::FUNCTIONS
+        .into_iter()
+        .filter_map(saga_domain::Step::function_name)
+        .chain(["repair-worker", "order-sweeper"])
+}
 
 /// The command that builds what this section needs, as each package is built for deployment.
 pub fn build_commands() -> Vec<String> {
     [HELLO, STORE_FLOOR]
         .into_iter()
-        .chain(FUNCTIONS)
+        .chain(functions())
         .map(|p| format!("cargo build --release -p {p}"))
         .collect()
 }
@@ -187,9 +184,9 @@ pub async fn run(opts: &ColdStartOptions) -> Result<Vec<Row>, BenchError> {
     let hello = binary(&opts.dir, HELLO)?;
     // A function that is not built is reported as such rather than failing the run: building all eight
     // release binaries takes long on a busy machine, and the ones that are there still measure.
-    let (functions, missing): (Vec<_>, Vec<_>) = std::iter::once(&STORE_FLOOR)
-        .chain(FUNCTIONS.iter())
-        .map(|f| (*f, binary(&opts.dir, f)))
+    let (functions, missing): (Vec<_>, Vec<_>) = std::iter::once(STORE_FLOOR)
+        .chain(functions())
+        .map(|f| (f, binary(&opts.dir, f)))
         .partition(|(_, b)| b.is_ok());
     let functions: Vec<(&str, PathBuf)> = functions
         .into_iter()
@@ -283,4 +280,24 @@ pub async fn run(opts: &ColdStartOptions) -> Result<Vec<Row>, BenchError> {
     }
     server.abort();
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_eight_lambdas_in_deployment_order() {
+        assert_eq!(
+            super::functions().collect::<Vec<_>>(),
+            [
+                "create-order",
+                "reserve-stock",
+                "confirm-order",
+                "fence-order",
+                "release-stock",
+                "cancel-order",
+                "repair-worker",
+                "order-sweeper",
+            ]
+        );
+    }
 }

@@ -102,38 +102,35 @@ async fn direct_sagas(app: &App, first: usize, n: usize) -> Duration {
     let started = Instant::now();
     for i in first..first + n {
         let order_id = format!("direct-{i}");
-        let created = create_order::handle(
+        let created = saga_steps::create_order::handle(
             &*s.orders,
             &s.create_order,
             CreateOrderInput {
                 order_id: order_id.clone(),
                 request: request_body(),
                 idempotency_key: None,
-                faults: None,
-                attempt: 0,
+                rehearsal: Default::default(),
             },
             &ctx(),
         )
         .await
         .expect("create-order succeeds");
-        reserve_stock::handle(
+        saga_steps::reserve_stock::handle(
             &*s.inventory,
             ReserveStockInput {
                 order_id: created.order_id.clone(),
                 items: created.items,
-                faults: None,
-                attempt: 0,
+                rehearsal: Default::default(),
             },
             &ctx(),
         )
         .await
         .expect("reserve-stock succeeds");
-        confirm_order::handle(
+        saga_steps::confirm_order::handle(
             &*s.orders,
             OrderStepInput {
                 order_id: created.order_id,
-                faults: None,
-                attempt: 0,
+                rehearsal: Default::default(),
             },
             &ctx(),
         )

@@ -320,7 +320,7 @@ async fn drive_and_check(
                 .filter(|o| {
                     o.failure
                         .as_ref()
-                        .is_some_and(|f| f.error == order_sweeper::ABANDONED)
+                        .is_some_and(|f| f.error == saga_steps::sweep::ABANDONED)
                 })
                 .count();
             let repairs = app.shared.repair.stats().repaired;

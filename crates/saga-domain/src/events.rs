@@ -5,6 +5,17 @@ use serde_json::Value;
 
 use crate::{Failure, OrderLine, OrderStatus};
 
+/// What every task payload carries besides its input, for fault injection: the `X-Saga-Fault` plan and the
+/// state's retry count (`$$.State.RetryCount`), which `error-once` reads. Flattened into each input, so the
+/// payload keeps them as its own `faults` and `attempt` keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rehearsal {
+    #[serde(default)]
+    pub faults: Option<String>,
+    #[serde(default)]
+    pub attempt: u32,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateOrderInput {
@@ -14,10 +25,8 @@ pub struct CreateOrderInput {
     pub request: Value,
     #[serde(default)]
     pub idempotency_key: Option<String>,
-    #[serde(default)]
-    pub faults: Option<String>,
-    #[serde(default)]
-    pub attempt: u32,
+    #[serde(flatten)]
+    pub rehearsal: Rehearsal,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,10 +46,8 @@ pub struct CreateOrderOutput {
 pub struct ReserveStockInput {
     pub order_id: String,
     pub items: Vec<OrderLine>,
-    #[serde(default)]
-    pub faults: Option<String>,
-    #[serde(default)]
-    pub attempt: u32,
+    #[serde(flatten)]
+    pub rehearsal: Rehearsal,
 }
 
 /// Confirm and release take only the order id.
@@ -48,10 +55,8 @@ pub struct ReserveStockInput {
 #[serde(rename_all = "camelCase")]
 pub struct OrderStepInput {
     pub order_id: String,
-    #[serde(default)]
-    pub faults: Option<String>,
-    #[serde(default)]
-    pub attempt: u32,
+    #[serde(flatten)]
+    pub rehearsal: Rehearsal,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,10 +66,8 @@ pub struct CancelOrderInput {
     /// What the saga failed with; kept on the order so that a replay answers the same.
     #[serde(default)]
     pub failure: Option<Failure>,
-    #[serde(default)]
-    pub faults: Option<String>,
-    #[serde(default)]
-    pub attempt: u32,
+    #[serde(flatten)]
+    pub rehearsal: Rehearsal,
 }
 
 /// What every step but create-order returns: the step's effect, for logs and the execution history.
@@ -87,4 +90,34 @@ pub struct RepairRequest {
     pub compensation_failure: Option<Failure>,
     #[serde(default)]
     pub execution_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_rehearsal_keys_stay_top_level_and_optional() {
+        let full: OrderStepInput = serde_json::from_value(
+            json!({"orderId": "o1", "faults": "fence-order=error", "attempt": 2}),
+        )
+        .unwrap();
+        assert_eq!(
+            full.rehearsal,
+            Rehearsal {
+                faults: Some("fence-order=error".into()),
+                attempt: 2
+            }
+        );
+        assert_eq!(
+            serde_json::to_value(&full).unwrap(),
+            json!({"orderId": "o1", "faults": "fence-order=error", "attempt": 2})
+        );
+        let bare: OrderStepInput = serde_json::from_value(json!({"orderId": "o1"})).unwrap();
+        assert_eq!(bare.rehearsal, Rehearsal::default());
+        let null: CancelOrderInput =
+            serde_json::from_value(json!({"orderId": "o1", "faults": null, "attempt": 0})).unwrap();
+        assert_eq!(null.rehearsal, Rehearsal::default());
+    }
 }

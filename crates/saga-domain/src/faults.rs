@@ -48,6 +48,42 @@ impl Step {
         }
     }
 
+    /// The steps that are Lambda functions, in the workflow's order: every step but `EnqueueRepair`, an SQS
+    /// task. This is the one list of the saga's task functions; local mode dispatches from it and fills the
+    /// definition's `…FunctionArn` placeholders from it.
+    pub const FUNCTIONS: [Step; 6] = [
+        Step::CreateOrder,
+        Step::ReserveStock,
+        Step::ConfirmOrder,
+        Step::FenceOrder,
+        Step::ReleaseStock,
+        Step::CancelOrder,
+    ];
+
+    /// The Lambda function's name (the last segment of its ARN), or `None` for a step that is not a function.
+    pub fn function_name(self) -> Option<&'static str> {
+        (self != Step::EnqueueRepair).then(|| self.as_str())
+    }
+
+    /// The function whose name this is, if any.
+    pub fn from_function_name(name: &str) -> Option<Step> {
+        Step::FUNCTIONS
+            .into_iter()
+            .find(|s| s.function_name() == Some(name))
+    }
+
+    /// The definition template's placeholder for this function's ARN, e.g. `CreateOrderFunctionArn`.
+    pub fn arn_placeholder(self) -> Option<String> {
+        let name = self.function_name()?;
+        let mut placeholder = String::new();
+        for word in name.split('-') {
+            let mut chars = word.chars();
+            placeholder.extend(chars.next().map(|c| c.to_ascii_uppercase()));
+            placeholder.push_str(chars.as_str());
+        }
+        Some(placeholder + "FunctionArn")
+    }
+
     /// Compensations run only after something failed; faults on them test the repair path.
     pub fn is_compensation(self) -> bool {
         matches!(
@@ -286,6 +322,27 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_step_but_the_queue_is_a_function() {
+        assert_eq!(
+            Step::ALL
+                .into_iter()
+                .filter(|s| s.function_name().is_some())
+                .collect::<Vec<_>>(),
+            Step::FUNCTIONS
+        );
+        assert_eq!(
+            Step::from_function_name("fence-order"),
+            Some(Step::FenceOrder)
+        );
+        assert_eq!(Step::from_function_name("enqueue-repair"), None);
+        assert_eq!(
+            Step::CreateOrder.arn_placeholder().as_deref(),
+            Some("CreateOrderFunctionArn")
+        );
+        assert_eq!(Step::EnqueueRepair.arn_placeholder(), None);
+    }
 
     #[test]
     fn parses_the_header() {

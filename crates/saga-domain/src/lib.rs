@@ -1,7 +1,7 @@
 //! The order saga's domain: what an order request is, what each step receives and returns, the errors the
 //! workflow matches on, and the fault plan used to rehearse failures.
 //!
-//! Everything here is shared by the Lambda handlers (`functions/*`), the stores (`saga-store*`) and the local
+//! Everything here is shared by the step handlers (`saga-steps`), the stores (`saga-store*`) and the local
 //! gateway, so that the names Step Functions matches in `Retry`/`Catch` (`Saga.InsufficientStock`, …) are
 //! defined exactly once. Nothing here does I/O.
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asl_engine::StateMachine;
+use saga_domain::Step;
 use saga_store::memory::MemoryStore;
 use saga_store::{InventoryStore, OrderStore};
 
@@ -57,7 +58,7 @@ impl Default for Config {
             time_scale: 1.0,
             definition: None,
             data_dir: None,
-            idempotency_ttl_s: create_order::DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+            idempotency_ttl_s: saga_steps::create_order::DEFAULT_IDEMPOTENCY_TTL_SECONDS,
             sweep_interval: Duration::from_secs(5),
             sweep_after: None,
             repair_backoff: Duration::from_millis(200),
@@ -88,7 +89,7 @@ pub enum AppError {
 pub struct Shared {
     pub orders: Arc<dyn OrderStore>,
     pub inventory: Arc<dyn InventoryStore>,
-    pub create_order: create_order::Config,
+    pub create_order: saga_steps::create_order::Config,
     pub repair: Arc<RepairQueue>,
 }
 
@@ -104,19 +105,20 @@ pub struct App {
 
 /// The values Terraform's `templatefile` fills in production; locally they name the in-process twins.
 pub fn local_placeholders() -> Vec<(String, String)> {
-    let function = |name: &str| format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}");
-    vec![
-        ("CreateOrderFunctionArn".into(), function("create-order")),
-        ("ReserveStockFunctionArn".into(), function("reserve-stock")),
-        ("ConfirmOrderFunctionArn".into(), function("confirm-order")),
-        ("FenceOrderFunctionArn".into(), function("fence-order")),
-        ("ReleaseStockFunctionArn".into(), function("release-stock")),
-        ("CancelOrderFunctionArn".into(), function("cancel-order")),
-        (
+    let functions = Step::FUNCTIONS.into_iter().filter_map(|step| {
+        let placeholder = step.arn_placeholder()?;
+        let name = step.function_name()?;
+        Some((
+            placeholder,
+            format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"),
+        ))
+    });
+    functions
+        .chain([(
             "RepairQueueUrl".into(),
             format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/order-saga-repair"),
-        ),
-    ]
+        )])
+        .collect()
 }
 
 /// Fills `${Name}` placeholders as `templatefile` does, and refuses to leave any behind.
@@ -153,7 +155,7 @@ impl App {
         let shared = Arc::new(Shared {
             orders: store.clone(),
             inventory: store.clone(),
-            create_order: create_order::Config {
+            create_order: saga_steps::create_order::Config {
                 idempotency_ttl_s: config.idempotency_ttl_s,
             },
             repair,

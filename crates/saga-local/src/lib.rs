@@ -5,7 +5,7 @@
 //! ```text
 //! HTTP ─▶ gateway (API Gateway's validator + mapping templates)
 //!        ─▶ asl-engine (Step Functions Express running workflow.asl.json)
-//!           ─▶ resources (Lambda Invoke → the functions/* handlers; SQS → the repair queue)
+//!           ─▶ resources (Lambda Invoke → the saga-steps handlers; SQS → the repair queue)
 //!              ─▶ saga-store (the embedded store)
 //! ```
 //!

@@ -339,7 +339,8 @@ impl RepairQueue {
             let notified = self.notify.notified();
             match self.take() {
                 Ok(q) => {
-                    let result = repair_worker::repair(&*orders, &*inventory, &q.message).await;
+                    let result =
+                        saga_steps::compensation::repair(&*orders, &*inventory, &q.message).await;
                     match &result {
                         Ok(()) => {
                             self.repaired.fetch_add(1, Ordering::SeqCst);

@@ -1,5 +1,5 @@
-//! The engine's view of the outside world in local mode: Lambda Invoke calls land on the `functions/*`
-//! handlers in-process, `sqs:sendMessage` lands on the embedded repair queue.
+//! The engine's view of the outside world in local mode: Lambda Invoke calls land on the `saga-steps`
+//! handlers in-process (the functions are `saga_domain::Step::FUNCTIONS`), `sqs:sendMessage` lands on the embedded repair queue.
 //!
 //! One `ExecutionResources` serves one execution, so it knows that execution's fault plan: faults that the
 //! handlers cannot act out themselves (a lost execution, a failing queue) are acted out here.
@@ -23,16 +23,6 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::app::Shared;
-
-/// Function names, as the last segment of the ARNs the definition is rendered with.
-pub const FUNCTIONS: [(&str, Step); 6] = [
-    ("create-order", Step::CreateOrder),
-    ("reserve-stock", Step::ReserveStock),
-    ("confirm-order", Step::ConfirmOrder),
-    ("fence-order", Step::FenceOrder),
-    ("release-stock", Step::ReleaseStock),
-    ("cancel-order", Step::CancelOrder),
-];
 
 pub struct ExecutionResources {
     pub shared: Arc<Shared>,
@@ -95,40 +85,36 @@ fn respond<T: Serialize>(r: Result<T, StepError>) -> InvokeResponse {
 }
 
 impl ExecutionResources {
-    async fn call_function(
-        &self,
-        name: &str,
-        step: Step,
-        payload: Value,
-        ctx: StepContext,
-    ) -> InvokeResponse {
+    async fn call_function(&self, step: Step, payload: Value, ctx: StepContext) -> InvokeResponse {
         let s = &self.shared;
         match step {
             Step::CreateOrder => match decode::<CreateOrderInput>(payload) {
-                Ok(i) => respond(create_order::handle(&*s.orders, &s.create_order, i, &ctx).await),
+                Ok(i) => respond(
+                    saga_steps::create_order::handle(&*s.orders, &s.create_order, i, &ctx).await,
+                ),
                 Err(r) => r,
             },
             Step::ReserveStock => match decode::<ReserveStockInput>(payload) {
-                Ok(i) => respond(reserve_stock::handle(&*s.inventory, i, &ctx).await),
+                Ok(i) => respond(saga_steps::reserve_stock::handle(&*s.inventory, i, &ctx).await),
                 Err(r) => r,
             },
             Step::ConfirmOrder => match decode::<OrderStepInput>(payload) {
-                Ok(i) => respond(confirm_order::handle(&*s.orders, i, &ctx).await),
+                Ok(i) => respond(saga_steps::confirm_order::handle(&*s.orders, i, &ctx).await),
                 Err(r) => r,
             },
             Step::FenceOrder => match decode::<OrderStepInput>(payload) {
-                Ok(i) => respond(fence_order::handle(&*s.orders, i, &ctx).await),
+                Ok(i) => respond(saga_steps::fence_order::handle(&*s.orders, i, &ctx).await),
                 Err(r) => r,
             },
             Step::ReleaseStock => match decode::<OrderStepInput>(payload) {
-                Ok(i) => respond(release_stock::handle(&*s.inventory, i, &ctx).await),
+                Ok(i) => respond(saga_steps::release_stock::handle(&*s.inventory, i, &ctx).await),
                 Err(r) => r,
             },
             Step::CancelOrder => match decode::<CancelOrderInput>(payload) {
-                Ok(i) => respond(cancel_order::handle(&*s.orders, i, &ctx).await),
+                Ok(i) => respond(saga_steps::cancel_order::handle(&*s.orders, i, &ctx).await),
                 Err(r) => r,
             },
-            Step::EnqueueRepair => unreachable!("{name} is not a function"),
+            Step::EnqueueRepair => unreachable!("{step} is not a function"),
         }
     }
 
@@ -139,7 +125,7 @@ impl ExecutionResources {
         timeout: Option<std::time::Duration>,
     ) -> InvokeResponse {
         let name = function_name(function);
-        let Some(&(name, step)) = FUNCTIONS.iter().find(|(n, _)| *n == name) else {
+        let Some(step) = Step::from_function_name(name) else {
             return InvokeResponse::LambdaServiceError {
                 error: "ResourceNotFoundException".into(),
                 message: format!("Function not found: {function}"),
@@ -156,7 +142,7 @@ impl ExecutionResources {
             plan: self.plan.clone(),
         };
         Detachable(Some(Box::pin(async move {
-            this.call_function(name, step, payload, ctx).await
+            this.call_function(step, payload, ctx).await
         })))
         .await
     }

@@ -8,7 +8,7 @@ use saga_store::{InventoryStore, OrderStore};
 /// How many orders one pass compensates at most; the next pass takes the rest.
 const BATCH: usize = 500;
 
-/// Every `interval`, compensates orders abandoned halfway once they are `older_than` (see `order_sweeper`).
+/// Every `interval`, compensates orders abandoned halfway once they are `older_than` (see `saga_steps::sweep`).
 pub async fn run(
     orders: Arc<dyn OrderStore>,
     inventory: Arc<dyn InventoryStore>,
@@ -35,8 +35,8 @@ pub async fn sweep_once(
     older_than: Duration,
 ) -> usize {
     let created_before_ms =
-        order_sweeper::created_before(saga_domain::now_ms(), older_than.as_millis() as i64);
-    match order_sweeper::sweep(orders, inventory, created_before_ms, BATCH).await {
+        saga_steps::sweep::created_before(saga_domain::now_ms(), older_than.as_millis() as i64);
+    match saga_steps::sweep::sweep(orders, inventory, created_before_ms, BATCH).await {
         Ok(report) => report.compensated.len() + report.confirmed.len(),
         Err(e) => {
             tracing::warn!(error = %e, "sweep failed; the next pass retries");

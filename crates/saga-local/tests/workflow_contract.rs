@@ -43,7 +43,7 @@ fn every_error_the_workflow_matches_is_one_a_handler_raises() {
     ]
     .iter()
     .map(StepError::error_type)
-    .chain([order_sweeper::ABANDONED])
+    .chain([saga_steps::sweep::ABANDONED])
     .collect();
     for name in matched {
         assert!(

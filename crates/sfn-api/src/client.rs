@@ -1,4 +1,5 @@
-//! An `aws-sdk-sfn` client for local mode.
+//! An `aws-sdk-sfn` client for local mode, behind the `client` feature: only tests use it, and without the
+//! feature the server links no AWS SDK.
 //!
 //! `aws-sdk-sfn` sends StartSyncExecution to `sync-<host>`: the operation's model carries a
 //! host prefix, and the SDK applies it even to a custom `endpoint_url`, so

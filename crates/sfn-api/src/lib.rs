@@ -51,6 +51,7 @@
 //! # }
 //! ```
 
+#[cfg(feature = "client")]
 pub mod client;
 mod error;
 pub mod mock;

@@ -1,6 +1,7 @@
-//! Lambda entry point: wires the handler to the runtime and to DynamoDB. Everything else is in the library.
+//! The `cancel-order` Lambda, compensation for step A: cancel the order: wires [`saga_steps::cancel_order`] to the runtime and to DynamoDB.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use saga_domain::events::CancelOrderInput;
 use saga_domain::faults::StepContext;
 use saga_store_dynamodb::DynamoStore;
 
@@ -8,14 +9,10 @@ use saga_store_dynamodb::DynamoStore;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let store = DynamoStore::from_env().await?;
-
-    lambda_runtime::run(service_fn(
-        |event: LambdaEvent<saga_domain::events::CancelOrderInput>| {
-            let ctx = StepContext::from_epoch_deadline_ms(event.context.deadline);
-            let store = &store;
-
-            async move { cancel_order::handle(store, event.payload, &ctx).await }
-        },
-    ))
+    lambda_runtime::run(service_fn(|event: LambdaEvent<CancelOrderInput>| {
+        let ctx = StepContext::from_epoch_deadline_ms(event.context.deadline);
+        let store = &store;
+        async move { saga_steps::cancel_order::handle(store, event.payload, &ctx).await }
+    }))
     .await
 }

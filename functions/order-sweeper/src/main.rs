@@ -1,10 +1,10 @@
-//! Lambda entry point, run on a schedule: settles orders left PENDING once they are older than
-//! `SWEEP_AFTER_SECONDS` (default 120).
+//! The `order-sweeper` Lambda, run on a schedule: [`saga_steps::sweep`] settles orders left PENDING once they
+//! are older than `SWEEP_AFTER_SECONDS` (default 120), up to `BATCH` per run; the next run takes the rest.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use saga_steps::sweep::{created_before, sweep};
 use saga_store_dynamodb::DynamoStore;
 
-/// Orders per invocation; the next scheduled run takes the rest.
 const BATCH: usize = 200;
 
 #[tokio::main]
@@ -19,9 +19,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|_event: LambdaEvent<serde_json::Value>| {
         let store = &store;
         async move {
-            let created_before_ms =
-                order_sweeper::created_before(saga_domain::now_ms(), sweep_after_ms);
-            let report = order_sweeper::sweep(store, store, created_before_ms, BATCH).await?;
+            let before = created_before(saga_domain::now_ms(), sweep_after_ms);
+            let report = sweep(store, store, before, BATCH).await?;
             Ok::<_, Error>(serde_json::json!({
                 "compensated": report.compensated,
                 "confirmed": report.confirmed,

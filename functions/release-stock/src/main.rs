@@ -1,6 +1,7 @@
-//! Lambda entry point: wires the handler to the runtime and to DynamoDB. Everything else is in the library.
+//! The `release-stock` Lambda, compensation for step B: release the order's stock: wires [`saga_steps::release_stock`] to the runtime and to DynamoDB.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use saga_domain::events::OrderStepInput;
 use saga_domain::faults::StepContext;
 use saga_store_dynamodb::DynamoStore;
 
@@ -8,14 +9,10 @@ use saga_store_dynamodb::DynamoStore;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let store = DynamoStore::from_env().await?;
-
-    lambda_runtime::run(service_fn(
-        |event: LambdaEvent<saga_domain::events::OrderStepInput>| {
-            let ctx = StepContext::from_epoch_deadline_ms(event.context.deadline);
-            let store = &store;
-
-            async move { release_stock::handle(store, event.payload, &ctx).await }
-        },
-    ))
+    lambda_runtime::run(service_fn(|event: LambdaEvent<OrderStepInput>| {
+        let ctx = StepContext::from_epoch_deadline_ms(event.context.deadline);
+        let store = &store;
+        async move { saga_steps::release_stock::handle(store, event.payload, &ctx).await }
+    }))
     .await
 }

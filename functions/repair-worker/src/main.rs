@@ -1,9 +1,9 @@
-//! Lambda entry point: an SQS event source with partial batch failures, so one stubborn message is redelivered
-//! (and eventually dead-lettered) without holding back the others.
+//! The `repair-worker` Lambda: an SQS event source with partial batch failures, wired to
+//! [`saga_steps::repair_batch`], which repairs each message and names the ones SQS must redeliver.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use saga_domain::events::RepairRequest;
+use saga_steps::repair_batch::{repair_batch, Message};
 use saga_store_dynamodb::DynamoStore;
 
 #[tokio::main]
@@ -11,33 +11,18 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let store = DynamoStore::from_env().await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let messages = event.payload.records.into_iter().map(|r| Message {
+            id: r.message_id.unwrap_or_default(),
+            body: r.body,
+        });
         let store = &store;
         async move {
-            let mut failures = Vec::new();
-            for record in event.payload.records {
-                let id = record.message_id.clone().unwrap_or_default();
-                let parsed = record
-                    .body
-                    .as_deref()
-                    .ok_or_else(|| "empty message body".to_string())
-                    .and_then(|b| {
-                        serde_json::from_str::<RepairRequest>(b).map_err(|e| e.to_string())
-                    });
-                let outcome = match parsed {
-                    Ok(request) => repair_worker::repair(store, store, &request)
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(format!("not a repair request: {e}")),
-                };
-                if let Err(error) = outcome {
-                    tracing::warn!(message_id = %id, %error, "repair failed; SQS will redeliver");
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = id;
-                    failures.push(failure);
-                }
-            }
             let mut response = SqsBatchResponse::default();
-            response.batch_item_failures = failures;
+            for id in repair_batch(store, store, messages).await {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
             Ok::<_, Error>(response)
         }
     }))

@@ -1,6 +1,7 @@
-//! Lambda entry point: wires the handler to the runtime and to DynamoDB. Everything else is in the library.
+//! The `reserve-stock` Lambda, Step B of the saga: reserve every line's stock: wires [`saga_steps::reserve_stock`] to the runtime and to DynamoDB.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use saga_domain::events::ReserveStockInput;
 use saga_domain::faults::StepContext;
 use saga_store_dynamodb::DynamoStore;
 
@@ -8,14 +9,10 @@ use saga_store_dynamodb::DynamoStore;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let store = DynamoStore::from_env().await?;
-
-    lambda_runtime::run(service_fn(
-        |event: LambdaEvent<saga_domain::events::ReserveStockInput>| {
-            let ctx = StepContext::from_epoch_deadline_ms(event.context.deadline);
-            let store = &store;
-
-            async move { reserve_stock::handle(store, event.payload, &ctx).await }
-        },
-    ))
+    lambda_runtime::run(service_fn(|event: LambdaEvent<ReserveStockInput>| {
+        let ctx = StepContext::from_epoch_deadline_ms(event.context.deadline);
+        let store = &store;
+        async move { saga_steps::reserve_stock::handle(store, event.payload, &ctx).await }
+    }))
     .await
 }

@@ -4,7 +4,7 @@
 
 use saga_domain::events::{OrderStepInput, StepOutput};
 use saga_domain::faults::{run_step, StepContext};
-use saga_domain::{FaultPlan, Step, StepError};
+use saga_domain::{Step, StepError};
 use saga_store::{ConfirmOutcome, OrderStore};
 
 pub async fn handle(
@@ -12,45 +12,50 @@ pub async fn handle(
     input: OrderStepInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = FaultPlan::parse(input.faults.as_deref())
-        .map_err(|e| StepError::ValidationFailed(e.to_string()))?;
-    run_step(Step::ConfirmOrder, &plan, input.attempt, ctx, || async {
-        let outcome = match store
-            .confirm_order(&input.order_id, saga_domain::now_ms())
-            .await?
-        {
-            ConfirmOutcome::Confirmed(_) => "confirmed",
-            ConfirmOutcome::AlreadyConfirmed(_) => "already-confirmed",
-            ConfirmOutcome::Cancelled(_) | ConfirmOutcome::Fenced(_) => {
-                return Err(StepError::OrderCancelled(input.order_id.clone()))
-            }
-            // Only a replay can get here before the order's creator wrote it; retrying is the right answer.
-            ConfirmOutcome::NotFound => {
-                return Err(StepError::Transient(format!(
-                    "order {} is not written yet",
-                    input.order_id
-                )))
-            }
-        };
-        Ok(StepOutput {
-            order_id: input.order_id.clone(),
-            outcome: outcome.into(),
-        })
-    })
+    let plan = crate::fault_plan(&input.rehearsal)?;
+    run_step(
+        Step::ConfirmOrder,
+        &plan,
+        input.rehearsal.attempt,
+        ctx,
+        || async {
+            let outcome = match store
+                .confirm_order(&input.order_id, saga_domain::now_ms())
+                .await?
+            {
+                ConfirmOutcome::Confirmed(_) => "confirmed",
+                ConfirmOutcome::AlreadyConfirmed(_) => "already-confirmed",
+                ConfirmOutcome::Cancelled(_) | ConfirmOutcome::Fenced(_) => {
+                    return Err(StepError::OrderCancelled(input.order_id.clone()))
+                }
+                // Only a replay can get here before the order's creator wrote it; retrying is the right answer.
+                ConfirmOutcome::NotFound => {
+                    return Err(StepError::Transient(format!(
+                        "order {} is not written yet",
+                        input.order_id
+                    )))
+                }
+            };
+            Ok(StepOutput {
+                order_id: input.order_id.clone(),
+                outcome: outcome.into(),
+            })
+        },
+    )
     .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use saga_domain::events::Rehearsal;
     use saga_domain::{Order, OrderStatus};
     use saga_store::memory::MemoryStore;
 
     fn input(id: &str) -> OrderStepInput {
         OrderStepInput {
             order_id: id.into(),
-            faults: None,
-            attempt: 0,
+            rehearsal: Rehearsal::default(),
         }
     }
 

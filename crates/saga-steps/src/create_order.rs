@@ -7,7 +7,7 @@
 use saga_domain::events::{CreateOrderInput, CreateOrderOutput};
 use saga_domain::faults::{run_step, StepContext};
 use saga_domain::validate::{request_hash, validate_order_request, validate_token};
-use saga_domain::{FaultPlan, Order, OrderStatus, Step, StepError};
+use saga_domain::{Order, OrderStatus, Step, StepError};
 use saga_store::{KeyClaim, KeyClaimOutcome, OrderStore, PutOutcome};
 
 /// How long an Idempotency-Key stays bound to its order unless configured otherwise: one day.
@@ -38,8 +38,7 @@ pub async fn handle(
     if let Some(key) = &input.idempotency_key {
         validate_token("Idempotency-Key", key).map_err(StepError::ValidationFailed)?;
     }
-    let plan = FaultPlan::parse(input.faults.as_deref())
-        .map_err(|e| StepError::ValidationFailed(e.to_string()))?;
+    let plan = crate::fault_plan(&input.rehearsal)?;
     // The fingerprint only tells a replay under the same Idempotency-Key from another request: without a
     // key there is nothing to compare it with, so it is not computed (a SHA-256 per order).
     let hash = input
@@ -47,58 +46,64 @@ pub async fn handle(
         .as_ref()
         .map(|_| request_hash(&request));
 
-    run_step(Step::CreateOrder, &plan, input.attempt, ctx, || async {
-        let now = saga_domain::now_ms();
-        if let (Some(key), Some(hash)) = (&input.idempotency_key, &hash) {
-            let claim = KeyClaim {
-                key: key.clone(),
-                order_id: input.order_id.clone(),
-                request_hash: hash.clone(),
-                now_s: now / 1000,
-                ttl_s: config.idempotency_ttl_s,
-            };
-            if let KeyClaimOutcome::Existing {
-                order_id,
-                request_hash,
-            } = store.claim_idempotency_key(&claim).await?
-            {
-                if request_hash != *hash {
-                    return Err(StepError::IdempotencyKeyReused {
-                        key: key.clone(),
-                        order_id,
+    run_step(
+        Step::CreateOrder,
+        &plan,
+        input.rehearsal.attempt,
+        ctx,
+        || async {
+            let now = saga_domain::now_ms();
+            if let (Some(key), Some(hash)) = (&input.idempotency_key, &hash) {
+                let claim = KeyClaim {
+                    key: key.clone(),
+                    order_id: input.order_id.clone(),
+                    request_hash: hash.clone(),
+                    now_s: now / 1000,
+                    ttl_s: config.idempotency_ttl_s,
+                };
+                if let KeyClaimOutcome::Existing {
+                    order_id,
+                    request_hash,
+                } = store.claim_idempotency_key(&claim).await?
+                {
+                    if request_hash != *hash {
+                        return Err(StepError::IdempotencyKeyReused {
+                            key: key.clone(),
+                            order_id,
+                        });
+                    }
+                    return Ok(match store.get_order(&order_id).await? {
+                        Some(existing) => output(existing, true),
+                        // The owner bound the key but has not written its order yet: it is still running.
+                        None => CreateOrderOutput {
+                            order_id,
+                            status: OrderStatus::Pending,
+                            items: request.items.clone(),
+                            replay: true,
+                            failure: None,
+                        },
                     });
                 }
-                return Ok(match store.get_order(&order_id).await? {
-                    Some(existing) => output(existing, true),
-                    // The owner bound the key but has not written its order yet: it is still running.
-                    None => CreateOrderOutput {
-                        order_id,
-                        status: OrderStatus::Pending,
-                        items: request.items.clone(),
-                        replay: true,
-                        failure: None,
-                    },
-                });
             }
-        }
-        let order = Order {
-            idempotency_key: input.idempotency_key.clone(),
-            request_hash: hash.clone(),
-            ..Order::pending(
-                &input.order_id,
-                &request.customer_id,
-                request.items.clone(),
-                now,
-            )
-        };
-        match store.put_order_if_absent(&order).await? {
-            PutOutcome::Created => Ok(output(order, false)),
-            // Our own earlier attempt committed before failing, or a replay is reading its original's order: carry
-            // on with what is there. A tombstone (a compensation ran before this write landed) stays dead and
-            // answers as the cancelled order it stands for.
-            PutOutcome::Existing(existing) => Ok(output(existing, false)),
-        }
-    })
+            let order = Order {
+                idempotency_key: input.idempotency_key.clone(),
+                request_hash: hash.clone(),
+                ..Order::pending(
+                    &input.order_id,
+                    &request.customer_id,
+                    request.items.clone(),
+                    now,
+                )
+            };
+            match store.put_order_if_absent(&order).await? {
+                PutOutcome::Created => Ok(output(order, false)),
+                // Our own earlier attempt committed before failing, or a replay is reading its original's order: carry
+                // on with what is there. A tombstone (a compensation ran before this write landed) stays dead and
+                // answers as the cancelled order it stands for.
+                PutOutcome::Existing(existing) => Ok(output(existing, false)),
+            }
+        },
+    )
     .await
 }
 
@@ -118,6 +123,7 @@ fn output(order: Order, replay: bool) -> CreateOrderOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use saga_domain::events::Rehearsal;
     use saga_domain::Failure;
     use saga_store::memory::MemoryStore;
     use serde_json::json;
@@ -127,8 +133,7 @@ mod tests {
             order_id: order_id.into(),
             request: body,
             idempotency_key: key.map(Into::into),
-            faults: None,
-            attempt: 0,
+            rehearsal: Rehearsal::default(),
         }
     }
 
@@ -243,7 +248,7 @@ mod tests {
         let e = create(&s, input("o1", Some("k"), bad)).await.unwrap_err();
         assert_eq!(e.error_type(), "Saga.ValidationFailed");
         let mut bad_faults = input("o1", None, body());
-        bad_faults.faults = Some("nope".into());
+        bad_faults.rehearsal.faults = Some("nope".into());
         assert!(create(&s, bad_faults).await.is_err());
         assert!(s.all_orders().is_empty());
     }

@@ -5,7 +5,7 @@
 
 use saga_domain::events::{CancelOrderInput, StepOutput};
 use saga_domain::faults::{run_step, StepContext};
-use saga_domain::{Failure, FaultPlan, Step, StepError};
+use saga_domain::{Failure, Step, StepError};
 use saga_store::{CancelOutcome, OrderStore};
 
 pub async fn handle(
@@ -13,38 +13,54 @@ pub async fn handle(
     input: CancelOrderInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = FaultPlan::parse(input.faults.as_deref())
-        .map_err(|e| StepError::ValidationFailed(e.to_string()))?;
-    run_step(Step::CancelOrder, &plan, input.attempt, ctx, || {
-        cancel(store, &input.order_id, input.failure.as_ref())
-    })
+    let plan = crate::fault_plan(&input.rehearsal)?;
+    run_step(
+        Step::CancelOrder,
+        &plan,
+        input.rehearsal.attempt,
+        ctx,
+        || async {
+            let outcome = cancel(store, &input.order_id, input.failure.as_ref()).await?;
+            Ok(StepOutput {
+                order_id: input.order_id.clone(),
+                outcome: label(&outcome).into(),
+            })
+        },
+    )
     .await
 }
 
-/// The compensation itself, without fault injection: the repair worker and the sweeper call this.
+/// The compensation itself, without fault injection: the compensation chain calls this. Never answers
+/// `CancelOutcome::Confirmed`: refusing a CONFIRMED order is the `Saga.OrderConfirmed` error.
 pub async fn cancel(
     store: &dyn OrderStore,
     order_id: &str,
     failure: Option<&Failure>,
-) -> Result<StepOutput, StepError> {
-    let outcome = match store
+) -> Result<CancelOutcome, StepError> {
+    match store
         .cancel_order(order_id, failure, saga_domain::now_ms())
         .await?
     {
+        CancelOutcome::Confirmed(_) => Err(StepError::OrderConfirmed(order_id.to_string())),
+        outcome => Ok(outcome),
+    }
+}
+
+/// The outcome as the workflow sees it in the step's output.
+pub fn label(outcome: &CancelOutcome) -> &'static str {
+    match outcome {
         CancelOutcome::Cancelled(_) => "cancelled",
         CancelOutcome::AlreadyCancelled(_) => "already-cancelled",
         CancelOutcome::Tombstoned => "tombstoned",
-        CancelOutcome::Confirmed(_) => return Err(StepError::OrderConfirmed(order_id.to_string())),
-    };
-    Ok(StepOutput {
-        order_id: order_id.to_string(),
-        outcome: outcome.into(),
-    })
+        // `cancel` turns this into an error; the label exists for completeness of the match.
+        CancelOutcome::Confirmed(_) => "confirmed",
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use saga_domain::events::Rehearsal;
     use saga_domain::OrderStatus;
     use saga_store::memory::MemoryStore;
 
@@ -58,8 +74,7 @@ mod tests {
         let input = |failure: Option<Failure>| CancelOrderInput {
             order_id: "o1".into(),
             failure,
-            faults: None,
-            attempt: 0,
+            rehearsal: Rehearsal::default(),
         };
         let ctx = StepContext::default();
         assert_eq!(
@@ -100,8 +115,10 @@ mod tests {
         let input = CancelOrderInput {
             order_id: "o1".into(),
             failure: None,
-            faults: Some("cancel-order=error-after-commit".into()),
-            attempt: 0,
+            rehearsal: Rehearsal {
+                faults: Some("cancel-order=error-after-commit".into()),
+                attempt: 0,
+            },
         };
         assert!(handle(&s, input, &StepContext::default()).await.is_err());
         assert_eq!(

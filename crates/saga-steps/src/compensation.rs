@@ -5,15 +5,21 @@
 
 use saga_domain::events::RepairRequest;
 use saga_domain::{Failure, StepError};
-use saga_store::{InventoryStore, OrderStore};
+use saga_store::{CancelOutcome, FenceOutcome, InventoryStore, OrderStore, ReleaseOutcome};
+
+use crate::{cancel_order, fence_order, release_stock};
 
 /// Where a compensation run outside the workflow left the order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
     /// The confirm had landed before the fence: the order stays CONFIRMED with its stock reserved.
     Confirmed,
-    /// Fenced, released and cancelled; the strings are the release and cancel outcomes.
-    Compensated { release: String, cancel: String },
+    /// Fenced, released and cancelled, with what the release and the cancel found (the cancel boxed: it
+    /// carries the order, and `Confirmed` carries nothing).
+    Compensated {
+        release: ReleaseOutcome,
+        cancel: Box<CancelOutcome>,
+    },
 }
 
 /// The compensation chain for a saga whose progress is unknown (the repair worker's and the sweeper's case).
@@ -23,15 +29,12 @@ pub async fn compensate(
     order_id: &str,
     failure: Option<&Failure>,
 ) -> Result<Settled, StepError> {
-    if fence_order::fence(orders, order_id).await?.outcome == fence_order::CONFIRMED {
+    if let FenceOutcome::Confirmed(_) = fence_order::fence(orders, order_id).await? {
         return Ok(Settled::Confirmed);
     }
-    let released = release_stock::release(inventory, order_id).await?;
-    let cancelled = cancel_order::cancel(orders, order_id, failure).await?;
-    Ok(Settled::Compensated {
-        release: released.outcome,
-        cancel: cancelled.outcome,
-    })
+    let release = release_stock::release(inventory, order_id).await?;
+    let cancel = Box::new(cancel_order::cancel(orders, order_id, failure).await?);
+    Ok(Settled::Compensated { release, cancel })
 }
 
 /// Completes one repair. An error leaves the message for redelivery (SQS) or a later retry (local queue).
@@ -57,8 +60,8 @@ pub async fn repair(
         Settled::Compensated { release, cancel } => tracing::info!(
             order_id = %request.order_id,
             execution_id,
-            %release,
-            %cancel,
+            release = release_stock::label(&release),
+            cancel = cancel_order::label(&cancel),
             "repaired a failed compensation"
         ),
     }

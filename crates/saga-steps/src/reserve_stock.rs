@@ -2,7 +2,7 @@
 
 use saga_domain::events::{ReserveStockInput, StepOutput};
 use saga_domain::faults::{run_step, StepContext};
-use saga_domain::{FaultPlan, Step, StepError};
+use saga_domain::{Step, StepError};
 use saga_store::{InventoryStore, ReserveOutcome};
 
 pub async fn handle(
@@ -10,47 +10,53 @@ pub async fn handle(
     input: ReserveStockInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = FaultPlan::parse(input.faults.as_deref())
-        .map_err(|e| StepError::ValidationFailed(e.to_string()))?;
+    let plan = crate::fault_plan(&input.rehearsal)?;
     if input.items.is_empty() {
         return Err(StepError::ValidationFailed(
             "an order must hold at least one line".into(),
         ));
     }
-    run_step(Step::ReserveStock, &plan, input.attempt, ctx, || async {
-        let outcome = match store
-            .reserve(&input.order_id, &input.items, saga_domain::now_ms())
-            .await?
-        {
-            ReserveOutcome::Reserved => "reserved",
-            ReserveOutcome::AlreadyReserved => "already-reserved",
-            // The release tombstone says a compensation ran first: this reservation is landing late.
-            ReserveOutcome::Released => {
-                return Err(StepError::OrderCancelled(input.order_id.clone()))
-            }
-            ReserveOutcome::Insufficient {
-                sku,
-                requested,
-                available,
-            } => {
-                return Err(StepError::InsufficientStock {
+    run_step(
+        Step::ReserveStock,
+        &plan,
+        input.rehearsal.attempt,
+        ctx,
+        || async {
+            let outcome = match store
+                .reserve(&input.order_id, &input.items, saga_domain::now_ms())
+                .await?
+            {
+                ReserveOutcome::Reserved => "reserved",
+                ReserveOutcome::AlreadyReserved => "already-reserved",
+                // The release tombstone says a compensation ran first: this reservation is landing late.
+                ReserveOutcome::Released => {
+                    return Err(StepError::OrderCancelled(input.order_id.clone()))
+                }
+                ReserveOutcome::Insufficient {
                     sku,
                     requested,
                     available,
-                })
-            }
-        };
-        Ok(StepOutput {
-            order_id: input.order_id.clone(),
-            outcome: outcome.into(),
-        })
-    })
+                } => {
+                    return Err(StepError::InsufficientStock {
+                        sku,
+                        requested,
+                        available,
+                    })
+                }
+            };
+            Ok(StepOutput {
+                order_id: input.order_id.clone(),
+                outcome: outcome.into(),
+            })
+        },
+    )
     .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use saga_domain::events::Rehearsal;
     use saga_domain::OrderLine;
     use saga_store::memory::MemoryStore;
 
@@ -61,8 +67,10 @@ mod tests {
                 sku: "a".into(),
                 quantity: q,
             }],
-            faults: faults.map(Into::into),
-            attempt: 0,
+            rehearsal: Rehearsal {
+                faults: faults.map(Into::into),
+                attempt: 0,
+            },
         }
     }
 

@@ -3,7 +3,7 @@
 
 use saga_domain::events::{OrderStepInput, StepOutput};
 use saga_domain::faults::{run_step, StepContext};
-use saga_domain::{FaultPlan, Step, StepError};
+use saga_domain::{Step, StepError};
 use saga_store::{InventoryStore, ReleaseOutcome};
 
 pub async fn handle(
@@ -11,30 +11,44 @@ pub async fn handle(
     input: OrderStepInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = FaultPlan::parse(input.faults.as_deref())
-        .map_err(|e| StepError::ValidationFailed(e.to_string()))?;
-    run_step(Step::ReleaseStock, &plan, input.attempt, ctx, || {
-        release(store, &input.order_id)
-    })
+    let plan = crate::fault_plan(&input.rehearsal)?;
+    run_step(
+        Step::ReleaseStock,
+        &plan,
+        input.rehearsal.attempt,
+        ctx,
+        || async {
+            let outcome = release(store, &input.order_id).await?;
+            Ok(StepOutput {
+                order_id: input.order_id.clone(),
+                outcome: label(&outcome).into(),
+            })
+        },
+    )
     .await
 }
 
-/// The compensation itself, without fault injection: the repair worker and the sweeper call this.
-pub async fn release(store: &dyn InventoryStore, order_id: &str) -> Result<StepOutput, StepError> {
-    let outcome = match store.release(order_id, saga_domain::now_ms()).await? {
+/// The compensation itself, without fault injection: the compensation chain calls this.
+pub async fn release(
+    store: &dyn InventoryStore,
+    order_id: &str,
+) -> Result<ReleaseOutcome, StepError> {
+    Ok(store.release(order_id, saga_domain::now_ms()).await?)
+}
+
+/// The outcome as the workflow sees it in the step's output.
+pub fn label(outcome: &ReleaseOutcome) -> &'static str {
+    match outcome {
         ReleaseOutcome::Released => "released",
         ReleaseOutcome::AlreadyReleased => "already-released",
         ReleaseOutcome::Tombstoned => "tombstoned",
-    };
-    Ok(StepOutput {
-        order_id: order_id.to_string(),
-        outcome: outcome.into(),
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use saga_domain::events::Rehearsal;
     use saga_domain::OrderLine;
     use saga_store::memory::MemoryStore;
 
@@ -54,8 +68,7 @@ mod tests {
         .unwrap();
         let input = |id: &str| OrderStepInput {
             order_id: id.into(),
-            faults: None,
-            attempt: 0,
+            rehearsal: Rehearsal::default(),
         };
         let ctx = StepContext::default();
         assert_eq!(

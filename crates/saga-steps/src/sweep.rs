@@ -7,7 +7,8 @@
 //! PENDING is the only state to look at because confirmation is the point of no return: compensation fences
 //! the order before it releases anything, so no CONFIRMED order can have had its stock released.
 
-use repair_worker::Settled;
+use crate::compensation::{self, Settled};
+use crate::{cancel_order, release_stock};
 use saga_domain::{Failure, StepError};
 use saga_store::{InventoryStore, OrderStore};
 
@@ -59,13 +60,13 @@ pub async fn sweep(
         .await?
     {
         let id = order.order_id;
-        match repair_worker::compensate(orders, inventory, &id, Some(&abandoned(&id))).await? {
+        match compensation::compensate(orders, inventory, &id, Some(&abandoned(&id))).await? {
             Settled::Confirmed => {
                 tracing::info!(order_id = %id, created_at = order.created_at, "swept an abandoned order and found it confirmed");
                 report.confirmed.push(id);
             }
             Settled::Compensated { release, cancel } => {
-                tracing::info!(order_id = %id, created_at = order.created_at, %release, %cancel, "swept an abandoned order");
+                tracing::info!(order_id = %id, created_at = order.created_at, release = release_stock::label(&release), cancel = cancel_order::label(&cancel), "swept an abandoned order");
                 report.compensated.push(id);
             }
         }

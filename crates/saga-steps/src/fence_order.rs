@@ -9,7 +9,7 @@
 
 use saga_domain::events::{OrderStepInput, StepOutput};
 use saga_domain::faults::{run_step, StepContext};
-use saga_domain::{FaultPlan, Step, StepError};
+use saga_domain::{Step, StepError};
 use saga_store::{FenceOutcome, OrderStore};
 
 /// The outcome the workflow's `CheckFence` choice routes to the success answer.
@@ -20,32 +20,43 @@ pub async fn handle(
     input: OrderStepInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = FaultPlan::parse(input.faults.as_deref())
-        .map_err(|e| StepError::ValidationFailed(e.to_string()))?;
-    run_step(Step::FenceOrder, &plan, input.attempt, ctx, || {
-        fence(store, &input.order_id)
-    })
+    let plan = crate::fault_plan(&input.rehearsal)?;
+    run_step(
+        Step::FenceOrder,
+        &plan,
+        input.rehearsal.attempt,
+        ctx,
+        || async {
+            let outcome = fence(store, &input.order_id).await?;
+            Ok(StepOutput {
+                order_id: input.order_id.clone(),
+                outcome: label(&outcome).into(),
+            })
+        },
+    )
     .await
 }
 
-/// The fence itself, without fault injection: the repair worker and the sweeper call this.
-pub async fn fence(store: &dyn OrderStore, order_id: &str) -> Result<StepOutput, StepError> {
-    let outcome = match store.fence_order(order_id, saga_domain::now_ms()).await? {
+/// The fence itself, without fault injection: the compensation chain calls this and reads the outcome typed.
+pub async fn fence(store: &dyn OrderStore, order_id: &str) -> Result<FenceOutcome, StepError> {
+    Ok(store.fence_order(order_id, saga_domain::now_ms()).await?)
+}
+
+/// The outcome as the workflow sees it in the step's output.
+pub fn label(outcome: &FenceOutcome) -> &'static str {
+    match outcome {
         FenceOutcome::Fenced(_) => "fenced",
         FenceOutcome::AlreadyFenced(_) => "already-fenced",
         FenceOutcome::Confirmed(_) => CONFIRMED,
         FenceOutcome::AlreadyCancelled(_) => "already-cancelled",
         FenceOutcome::NotFound => "not-found",
-    };
-    Ok(StepOutput {
-        order_id: order_id.to_string(),
-        outcome: outcome.into(),
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use saga_domain::events::Rehearsal;
     use saga_domain::{Order, OrderStatus};
     use saga_store::memory::MemoryStore;
     use saga_store::ConfirmOutcome;
@@ -53,8 +64,10 @@ mod tests {
     fn input(faults: Option<&str>) -> OrderStepInput {
         OrderStepInput {
             order_id: "o1".into(),
-            faults: faults.map(str::to_string),
-            attempt: 0,
+            rehearsal: Rehearsal {
+                faults: faults.map(str::to_string),
+                attempt: 0,
+            },
         }
     }
 
