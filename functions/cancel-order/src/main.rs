@@ -1,4 +1,5 @@
-//! The `cancel-order` Lambda, compensation for step A: cancel the order: wires [`saga_steps::cancel_order`] to the runtime and to DynamoDB.
+//! The `cancel-order` Lambda (the undo of step A, cancelling the order): [`saga_steps::cancel_order`] wired to the
+//! runtime and to DynamoDB.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use saga_domain::events::CancelOrderInput;

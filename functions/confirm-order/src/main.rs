@@ -1,4 +1,5 @@
-//! The `confirm-order` Lambda, the saga's last forward step: confirm the order: wires [`saga_steps::confirm_order`] to the runtime and to DynamoDB.
+//! The `confirm-order` Lambda (the saga's last forward step, confirming the order): [`saga_steps::confirm_order`]
+//! wired to the runtime and to DynamoDB.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use saga_domain::events::OrderStepInput;

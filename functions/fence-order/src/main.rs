@@ -1,4 +1,5 @@
-//! The `fence-order` Lambda, compensation for the confirm: fence the order: wires [`saga_steps::fence_order`] to the runtime and to DynamoDB.
+//! The `fence-order` Lambda (the undo of the confirm, fencing the order): [`saga_steps::fence_order`] wired to the
+//! runtime and to DynamoDB.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use saga_domain::events::OrderStepInput;

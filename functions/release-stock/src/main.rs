@@ -1,4 +1,5 @@
-//! The `release-stock` Lambda, compensation for step B: release the order's stock: wires [`saga_steps::release_stock`] to the runtime and to DynamoDB.
+//! The `release-stock` Lambda (the undo of step B, releasing the order's stock): [`saga_steps::release_stock`]
+//! wired to the runtime and to DynamoDB.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use saga_domain::events::OrderStepInput;

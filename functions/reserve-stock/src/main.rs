@@ -1,4 +1,5 @@
-//! The `reserve-stock` Lambda, Step B of the saga: reserve every line's stock: wires [`saga_steps::reserve_stock`] to the runtime and to DynamoDB.
+//! The `reserve-stock` Lambda (step B of the saga, reserving every line's stock): [`saga_steps::reserve_stock`]
+//! wired to the runtime and to DynamoDB.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use saga_domain::events::ReserveStockInput;
