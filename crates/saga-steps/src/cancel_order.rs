@@ -4,7 +4,7 @@
 //! sure no confirm can land, so reaching that error means a caller skipped the fence.
 
 use saga_domain::events::{CancelOrderInput, StepOutput};
-use saga_domain::faults::{run_step, StepContext};
+use saga_domain::faults::StepContext;
 use saga_domain::{Failure, Step, StepError};
 use saga_store::{CancelOutcome, OrderStore};
 
@@ -13,20 +13,13 @@ pub async fn handle(
     input: CancelOrderInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = crate::fault_plan(&input.rehearsal)?;
-    run_step(
-        Step::CancelOrder,
-        &plan,
-        input.rehearsal.attempt,
-        ctx,
-        || async {
-            let outcome = cancel(store, &input.order_id, input.failure.as_ref()).await?;
-            Ok(StepOutput {
-                order_id: input.order_id.clone(),
-                outcome: label(&outcome).into(),
-            })
-        },
-    )
+    crate::rehearse(Step::CancelOrder, &input.rehearsal, ctx, || async {
+        let outcome = cancel(store, &input.order_id, input.failure.as_ref()).await?;
+        Ok(StepOutput {
+            order_id: input.order_id.clone(),
+            outcome: label(&outcome).into(),
+        })
+    })
     .await
 }
 

@@ -3,7 +3,7 @@
 //! back an order that is being undone.
 
 use saga_domain::events::{OrderStepInput, StepOutput};
-use saga_domain::faults::{run_step, StepContext};
+use saga_domain::faults::StepContext;
 use saga_domain::{Step, StepError};
 use saga_store::{ConfirmOutcome, OrderStore};
 
@@ -12,36 +12,29 @@ pub async fn handle(
     input: OrderStepInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = crate::fault_plan(&input.rehearsal)?;
-    run_step(
-        Step::ConfirmOrder,
-        &plan,
-        input.rehearsal.attempt,
-        ctx,
-        || async {
-            let outcome = match store
-                .confirm_order(&input.order_id, saga_domain::now_ms())
-                .await?
-            {
-                ConfirmOutcome::Confirmed(_) => "confirmed",
-                ConfirmOutcome::AlreadyConfirmed(_) => "already-confirmed",
-                ConfirmOutcome::Cancelled(_) | ConfirmOutcome::Fenced(_) => {
-                    return Err(StepError::OrderCancelled(input.order_id.clone()))
-                }
-                // Only a replay can get here before the order's creator wrote it; retrying is the right answer.
-                ConfirmOutcome::NotFound => {
-                    return Err(StepError::Transient(format!(
-                        "order {} is not written yet",
-                        input.order_id
-                    )))
-                }
-            };
-            Ok(StepOutput {
-                order_id: input.order_id.clone(),
-                outcome: outcome.into(),
-            })
-        },
-    )
+    crate::rehearse(Step::ConfirmOrder, &input.rehearsal, ctx, || async {
+        let outcome = match store
+            .confirm_order(&input.order_id, saga_domain::now_ms())
+            .await?
+        {
+            ConfirmOutcome::Confirmed(_) => "confirmed",
+            ConfirmOutcome::AlreadyConfirmed(_) => "already-confirmed",
+            ConfirmOutcome::Cancelled(_) | ConfirmOutcome::Fenced(_) => {
+                return Err(StepError::OrderCancelled(input.order_id.clone()))
+            }
+            // Only a replay can get here before the order's creator wrote it; retrying is the right answer.
+            ConfirmOutcome::NotFound => {
+                return Err(StepError::Transient(format!(
+                    "order {} is not written yet",
+                    input.order_id
+                )))
+            }
+        };
+        Ok(StepOutput {
+            order_id: input.order_id.clone(),
+            outcome: outcome.into(),
+        })
+    })
     .await
 }
 

@@ -5,7 +5,7 @@
 //! retry resolves to that order, and the workflow answers as that order's saga did.
 
 use saga_domain::events::{CreateOrderInput, CreateOrderOutput};
-use saga_domain::faults::{run_step, StepContext};
+use saga_domain::faults::StepContext;
 use saga_domain::validate::{request_hash, validate_order_request, validate_token};
 use saga_domain::{Order, OrderStatus, Step, StepError};
 use saga_store::{KeyClaim, KeyClaimOutcome, OrderStore, PutOutcome};
@@ -38,7 +38,6 @@ pub async fn handle(
     if let Some(key) = &input.idempotency_key {
         validate_token("Idempotency-Key", key).map_err(StepError::ValidationFailed)?;
     }
-    let plan = crate::fault_plan(&input.rehearsal)?;
     // The fingerprint only tells a replay under the same Idempotency-Key from another request: without a
     // key there is nothing to compare it with, so it is not computed (a SHA-256 per order).
     let hash = input
@@ -46,64 +45,58 @@ pub async fn handle(
         .as_ref()
         .map(|_| request_hash(&request));
 
-    run_step(
-        Step::CreateOrder,
-        &plan,
-        input.rehearsal.attempt,
-        ctx,
-        || async {
-            let now = saga_domain::now_ms();
-            if let (Some(key), Some(hash)) = (&input.idempotency_key, &hash) {
-                let claim = KeyClaim {
-                    key: key.clone(),
-                    order_id: input.order_id.clone(),
-                    request_hash: hash.clone(),
-                    now_s: now / 1000,
-                    ttl_s: config.idempotency_ttl_s,
-                };
-                if let KeyClaimOutcome::Existing {
-                    order_id,
-                    request_hash,
-                } = store.claim_idempotency_key(&claim).await?
-                {
-                    if request_hash != *hash {
-                        return Err(StepError::IdempotencyKeyReused {
-                            key: key.clone(),
-                            order_id,
-                        });
-                    }
-                    return Ok(match store.get_order(&order_id).await? {
-                        Some(existing) => output(existing, true),
-                        // The owner bound the key but has not written its order yet: it is still running.
-                        None => CreateOrderOutput {
-                            order_id,
-                            status: OrderStatus::Pending,
-                            items: request.items.clone(),
-                            replay: true,
-                            failure: None,
-                        },
+    crate::rehearse(Step::CreateOrder, &input.rehearsal, ctx, || async {
+        let now = saga_domain::now_ms();
+        if let (Some(key), Some(hash)) = (&input.idempotency_key, &hash) {
+            let claim = KeyClaim {
+                key: key.clone(),
+                order_id: input.order_id.clone(),
+                request_hash: hash.clone(),
+                now_s: now / 1000,
+                ttl_s: config.idempotency_ttl_s,
+            };
+            if let KeyClaimOutcome::Existing {
+                order_id,
+                request_hash,
+            } = store.claim_idempotency_key(&claim).await?
+            {
+                if request_hash != *hash {
+                    return Err(StepError::IdempotencyKeyReused {
+                        key: key.clone(),
+                        order_id,
                     });
                 }
+                return Ok(match store.get_order(&order_id).await? {
+                    Some(existing) => output(existing, true),
+                    // The owner bound the key but has not written its order yet: it is still running.
+                    None => CreateOrderOutput {
+                        order_id,
+                        status: OrderStatus::Pending,
+                        items: request.items.clone(),
+                        replay: true,
+                        failure: None,
+                    },
+                });
             }
-            let order = Order {
-                idempotency_key: input.idempotency_key.clone(),
-                request_hash: hash.clone(),
-                ..Order::pending(
-                    &input.order_id,
-                    &request.customer_id,
-                    request.items.clone(),
-                    now,
-                )
-            };
-            match store.put_order_if_absent(&order).await? {
-                PutOutcome::Created => Ok(output(order, false)),
-                // Our own earlier attempt committed before failing, or a replay is reading its original's order: carry
-                // on with what is there. A tombstone (a compensation ran before this write landed) stays dead and
-                // answers as the cancelled order it stands for.
-                PutOutcome::Existing(existing) => Ok(output(existing, false)),
-            }
-        },
-    )
+        }
+        let order = Order {
+            idempotency_key: input.idempotency_key.clone(),
+            request_hash: hash.clone(),
+            ..Order::pending(
+                &input.order_id,
+                &request.customer_id,
+                request.items.clone(),
+                now,
+            )
+        };
+        match store.put_order_if_absent(&order).await? {
+            PutOutcome::Created => Ok(output(order, false)),
+            // Our own earlier attempt committed before failing, or a replay is reading its original's order: carry
+            // on with what is there. A tombstone (a compensation ran before this write landed) stays dead and
+            // answers as the cancelled order it stands for.
+            PutOutcome::Existing(existing) => Ok(output(existing, false)),
+        }
+    })
     .await
 }
 

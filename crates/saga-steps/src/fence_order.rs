@@ -8,7 +8,7 @@
 //! was CONFIRMED, which is final and means the saga succeeded, or it is now fenced and can only be cancelled.
 
 use saga_domain::events::{OrderStepInput, StepOutput};
-use saga_domain::faults::{run_step, StepContext};
+use saga_domain::faults::StepContext;
 use saga_domain::{Step, StepError};
 use saga_store::{FenceOutcome, OrderStore};
 
@@ -20,20 +20,13 @@ pub async fn handle(
     input: OrderStepInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = crate::fault_plan(&input.rehearsal)?;
-    run_step(
-        Step::FenceOrder,
-        &plan,
-        input.rehearsal.attempt,
-        ctx,
-        || async {
-            let outcome = fence(store, &input.order_id).await?;
-            Ok(StepOutput {
-                order_id: input.order_id.clone(),
-                outcome: label(&outcome).into(),
-            })
-        },
-    )
+    crate::rehearse(Step::FenceOrder, &input.rehearsal, ctx, || async {
+        let outcome = fence(store, &input.order_id).await?;
+        Ok(StepOutput {
+            order_id: input.order_id.clone(),
+            outcome: label(&outcome).into(),
+        })
+    })
     .await
 }
 

@@ -15,12 +15,25 @@ pub mod repair_batch;
 pub mod reserve_stock;
 pub mod sweep;
 
-use saga_domain::events::Rehearsal;
-use saga_domain::{FaultPlan, StepError};
+use std::future::Future;
 
-/// The fault plan a task payload carries. A plan that does not parse is the caller's mistake, so it is a
-/// validation failure, which the workflow does not retry.
-fn fault_plan(rehearsal: &Rehearsal) -> Result<FaultPlan, StepError> {
-    FaultPlan::parse(rehearsal.faults.as_deref())
-        .map_err(|e| StepError::ValidationFailed(e.to_string()))
+use saga_domain::events::Rehearsal;
+use saga_domain::faults::{run_step, StepContext};
+use saga_domain::{FaultPlan, Step, StepError};
+
+/// Runs a step's `commit` under the fault plan and attempt its payload carries. A plan that does not parse is the
+/// caller's mistake, so it is a validation failure, which the workflow does not retry.
+async fn rehearse<T, F, Fut>(
+    step: Step,
+    rehearsal: &Rehearsal,
+    ctx: &StepContext,
+    commit: F,
+) -> Result<T, StepError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, StepError>>,
+{
+    let plan = FaultPlan::parse(rehearsal.faults.as_deref())
+        .map_err(|e| StepError::ValidationFailed(e.to_string()))?;
+    run_step(step, &plan, rehearsal.attempt, ctx, commit).await
 }

@@ -2,7 +2,7 @@
 //! before a reservation that is still in flight: it then leaves a tombstone that refuses that reservation.
 
 use saga_domain::events::{OrderStepInput, StepOutput};
-use saga_domain::faults::{run_step, StepContext};
+use saga_domain::faults::StepContext;
 use saga_domain::{Step, StepError};
 use saga_store::{InventoryStore, ReleaseOutcome};
 
@@ -11,20 +11,13 @@ pub async fn handle(
     input: OrderStepInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = crate::fault_plan(&input.rehearsal)?;
-    run_step(
-        Step::ReleaseStock,
-        &plan,
-        input.rehearsal.attempt,
-        ctx,
-        || async {
-            let outcome = release(store, &input.order_id).await?;
-            Ok(StepOutput {
-                order_id: input.order_id.clone(),
-                outcome: label(&outcome).into(),
-            })
-        },
-    )
+    crate::rehearse(Step::ReleaseStock, &input.rehearsal, ctx, || async {
+        let outcome = release(store, &input.order_id).await?;
+        Ok(StepOutput {
+            order_id: input.order_id.clone(),
+            outcome: label(&outcome).into(),
+        })
+    })
     .await
 }
 

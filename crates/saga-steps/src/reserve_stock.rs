@@ -1,7 +1,7 @@
 //! Step B of the order saga: reserve every line's stock, all or nothing, once per order id.
 
 use saga_domain::events::{ReserveStockInput, StepOutput};
-use saga_domain::faults::{run_step, StepContext};
+use saga_domain::faults::StepContext;
 use saga_domain::{Step, StepError};
 use saga_store::{InventoryStore, ReserveOutcome};
 
@@ -10,46 +10,39 @@ pub async fn handle(
     input: ReserveStockInput,
     ctx: &StepContext,
 ) -> Result<StepOutput, StepError> {
-    let plan = crate::fault_plan(&input.rehearsal)?;
     if input.items.is_empty() {
         return Err(StepError::ValidationFailed(
             "an order must hold at least one line".into(),
         ));
     }
-    run_step(
-        Step::ReserveStock,
-        &plan,
-        input.rehearsal.attempt,
-        ctx,
-        || async {
-            let outcome = match store
-                .reserve(&input.order_id, &input.items, saga_domain::now_ms())
-                .await?
-            {
-                ReserveOutcome::Reserved => "reserved",
-                ReserveOutcome::AlreadyReserved => "already-reserved",
-                // The release tombstone says a compensation ran first: this reservation is landing late.
-                ReserveOutcome::Released => {
-                    return Err(StepError::OrderCancelled(input.order_id.clone()))
-                }
-                ReserveOutcome::Insufficient {
+    crate::rehearse(Step::ReserveStock, &input.rehearsal, ctx, || async {
+        let outcome = match store
+            .reserve(&input.order_id, &input.items, saga_domain::now_ms())
+            .await?
+        {
+            ReserveOutcome::Reserved => "reserved",
+            ReserveOutcome::AlreadyReserved => "already-reserved",
+            // The release tombstone says a compensation ran first: this reservation is landing late.
+            ReserveOutcome::Released => {
+                return Err(StepError::OrderCancelled(input.order_id.clone()))
+            }
+            ReserveOutcome::Insufficient {
+                sku,
+                requested,
+                available,
+            } => {
+                return Err(StepError::InsufficientStock {
                     sku,
                     requested,
                     available,
-                } => {
-                    return Err(StepError::InsufficientStock {
-                        sku,
-                        requested,
-                        available,
-                    })
-                }
-            };
-            Ok(StepOutput {
-                order_id: input.order_id.clone(),
-                outcome: outcome.into(),
-            })
-        },
-    )
+                })
+            }
+        };
+        Ok(StepOutput {
+            order_id: input.order_id.clone(),
+            outcome: outcome.into(),
+        })
+    })
     .await
 }
 
