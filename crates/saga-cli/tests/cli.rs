@@ -47,6 +47,13 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `saga ARGS` exits 1 and says `message` on stderr.
+fn assert_refused(args: &[&str], message: &str) {
+    let out = saga(args);
+    assert_eq!(out.status.code(), Some(1), "{args:?}");
+    assert!(stderr(&out).contains(message), "{}", stderr(&out));
+}
+
 #[test]
 fn run_prints_the_start_sync_execution_result() {
     let out = saga(&[
@@ -189,21 +196,18 @@ fn run_answers_from_a_step_functions_local_test_case() {
             stderr(&out)
         );
     }
-    let out = saga(&[
-        "run",
-        "lambda.asl.json",
-        "--var",
-        "ReserveFunction=reserve",
-        "--mock",
-        "mock-ok.json",
-        "--test-case",
-        "RetryPath",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("--test-case needs a Step Functions Local mock configuration"),
-        "{}",
-        stderr(&out)
+    assert_refused(
+        &[
+            "run",
+            "lambda.asl.json",
+            "--var",
+            "ReserveFunction=reserve",
+            "--mock",
+            "mock-ok.json",
+            "--test-case",
+            "RetryPath",
+        ],
+        "--test-case needs a Step Functions Local mock configuration",
     );
 }
 
@@ -300,27 +304,21 @@ fn run_refuses_bad_arguments_clearly() {
     assert!(err.contains("${ReserveFunction} has no value"), "{err}");
     assert!(err.contains("lambda.asl.json:9"), "{err}");
 
-    let out = saga(&["run", "hello.asl.json", "--input", "{nope"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("--input is not JSON"),
-        "{}",
-        stderr(&out)
+    assert_refused(
+        &["run", "hello.asl.json", "--input", "{nope"],
+        "--input is not JSON",
     );
 
-    let out = saga(&[
-        "run",
-        "lambda.asl.json",
-        "--var",
-        "ReserveFunction=reserve",
-        "--mock",
-        "mock-bad.json",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("unknown member \"Paylod\""),
-        "{}",
-        stderr(&out)
+    assert_refused(
+        &[
+            "run",
+            "lambda.asl.json",
+            "--var",
+            "ReserveFunction=reserve",
+            "--mock",
+            "mock-bad.json",
+        ],
+        "unknown member \"Paylod\"",
     );
 
     let out = saga(&["run", "invalid.asl.json"]);
