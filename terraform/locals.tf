@@ -20,7 +20,12 @@ locals {
   }
 
   # A Lambda that outlives its Task's TimeoutSeconds keeps writing after Step Functions has moved on to the
-  # retry or the compensation, so each saga function times out no later than its task does.
+  # retry or the compensation, so each saga function times out no later than its task does. With equal clocks
+  # either may fire first. Lambda's own timeout reaches the workflow as Lambda.Unknown ("Unhandled errors in Lambda
+  # are reported as Lambda.Unknown ... These include out-of-memory errors and function timeouts": Step Functions
+  # developer guide, "Handle Lambda service exceptions") or, on current runtimes, as Sandbox.Timedout (seen on live
+  # stacks: aws-solutions-library-samples/accelerated-intelligent-document-processing-on-aws issues #757 and #917).
+  # workflow.asl.json retries both like States.Timeout and answers 504 (ClassifyInfrastructure).
   saga_task_timeouts = { for fn, state in local.saga_task_states : fn => local.workflow.States[state].TimeoutSeconds }
 
   function_timeouts = merge(local.saga_task_timeouts, {
