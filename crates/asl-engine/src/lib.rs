@@ -1,4 +1,5 @@
-//! A local AWS Step Functions **Express** runtime for JSONPath-mode Amazon States Language.
+//! A local AWS Step Functions **Express** runtime for Amazon States Language, in JSONPath and
+//! JSONata mode.
 //!
 //! The engine loads a definition ([`StateMachine::from_json`]), validates it the way
 //! `ValidateStateMachineDefinition` would, and runs executions ([`execute`]) with the observable
@@ -12,6 +13,8 @@
 //! - `path`: JSONPath evaluation with Jayway's result shapes and error texts (AWS runs Jayway,
 //!   and those texts appear verbatim in `States.Runtime` causes).
 //! - `intrinsics`: `States.*` functions.
+//! - `jsonata`: JSONata expressions (`{% ... %}`) with `$states`, variables and the functions
+//!   Step Functions adds.
 //! - `template`: payload templates (Parameters, ResultSelector, ...), compiled at load.
 //! - `envelope`: a Task's result before ResultSelector; the lambda:invoke envelope is built only
 //!   when something reads it whole.
@@ -61,6 +64,7 @@ mod definition;
 mod envelope;
 mod exec;
 mod intrinsics;
+mod jsonata;
 mod path;
 mod result;
 mod template;

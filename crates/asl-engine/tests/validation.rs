@@ -396,17 +396,89 @@ fn resources_must_be_supported_arns() {
 }
 
 #[test]
-fn jsonata_is_rejected_by_name() {
-    let e = StateMachine::from_value(
-        &json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Succeed"}}}),
-    )
-    .unwrap_err();
-    assert!(e.to_string().contains("JSONata is not supported"), "{e}");
+fn jsonata_definitions_load() {
+    StateMachine::from_value(&json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Output": "{% $states.input %}", "Assign": {"x": "{% 1 %}"}, "Next": "B"},
+        "B": {"Type": "Wait", "Seconds": "{% $x %}", "Next": "C"},
+        "C": {"Type": "Choice", "Choices": [{"Condition": "{% $x = 1 %}", "Next": "D"}], "Default": "D"},
+        "D": {"Type": "Fail", "Error": "{% 'E' %}", "Cause": "static"}
+    }}))
+    .expect("a JSONata definition loads");
+    // A JSONPath machine may run single states in JSONata.
+    StateMachine::from_value(&machine(json!({
+        "A": {"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% 1 %}", "End": true}
+    })))
+    .expect("a JSONata state in a JSONPath machine loads");
+}
+
+#[test]
+fn jsonpath_fields_are_refused_in_a_jsonata_state() {
+    for field in [
+        "Parameters",
+        "InputPath",
+        "OutputPath",
+        "ResultPath",
+        "ResultSelector",
+    ] {
+        let mut state = json!({"Type": "Pass", "End": true, "QueryLanguage": "JSONata"});
+        state[field] = if field == "Parameters" || field == "ResultSelector" {
+            json!({})
+        } else {
+            json!("$")
+        };
+        assert_has(
+            machine(json!({ "A": state })),
+            "SCHEMA_VALIDATION_FAILED",
+            &format!("/States/A/{field}"),
+        );
+    }
+    assert_has(
+        json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke", "Arguments": {"FunctionName": "f"},
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.e", "Next": "B"}], "End": true},
+            "B": {"Type": "Succeed"}}}),
+        "SCHEMA_VALIDATION_FAILED",
+        "/States/A/Catch/0/ResultPath",
+    );
+}
+
+#[test]
+fn jsonata_fields_are_refused_in_a_jsonpath_state() {
     assert_has(
         machine(json!({"A": {"Type": "Pass", "End": true, "Output": "{% 1 %}"}})),
-        "UNSUPPORTED_FEATURE",
+        "SCHEMA_VALIDATION_FAILED",
         "/States/A/Output",
     );
+    assert_has(
+        machine(
+            json!({"A": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:f",
+            "Arguments": {}, "End": true}}),
+        ),
+        "SCHEMA_VALIDATION_FAILED",
+        "/States/A/Arguments",
+    );
+    let d = diagnostics(machine(
+        json!({"A": {"Type": "Pass", "End": true, "Output": 1}}),
+    ));
+    assert!(
+        d.iter().any(|d| d
+            .message
+            .contains("only when the query language is JSONata")),
+        "{d:#?}"
+    );
+}
+
+#[test]
+fn an_invalid_expression_is_reported_where_it_stands() {
+    let d = diagnostics(
+        json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Output": {"x": "{% $states.input. %}"}, "End": true}}}),
+    );
+    assert!(
+        has(&d, "SCHEMA_VALIDATION_FAILED", "/States/A/Output"),
+        "{d:#?}"
+    );
+    assert!(d[0].message.contains("$states.input."), "{d:#?}");
 }
 
 #[test]

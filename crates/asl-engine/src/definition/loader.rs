@@ -6,7 +6,7 @@
 //! rules are `impl Loader` blocks in the modules named after them.
 
 use super::model::{Graph, IoPath};
-use super::{duplicates, DefinitionError, Diagnostic, Parsed, MISSING_TARGET, SCHEMA, UNSUPPORTED};
+use super::{duplicates, DefinitionError, Diagnostic, Parsed, MISSING_TARGET, SCHEMA};
 use crate::intrinsics;
 use crate::path::{JsonPath, Root};
 use crate::template::Template;
@@ -15,7 +15,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub(crate) fn load(def: &Value) -> Result<Parsed, DefinitionError> {
-    let mut l = Loader { diags: Vec::new() };
+    let mut l = Loader {
+        diags: Vec::new(),
+        jsonata: false,
+    };
     let timeout_seconds = def
         .as_object()
         .and_then(|o| l.uint(o, "TimeoutSeconds", "", 1, 99_999_999));
@@ -40,6 +43,16 @@ pub(crate) fn load(def: &Value) -> Result<Parsed, DefinitionError> {
 
 pub(super) struct Loader {
     pub(super) diags: Vec<Diagnostic>,
+    /// Whether the states of the graph being read default to JSONata (its `QueryLanguage`).
+    pub(super) jsonata: bool,
+}
+
+/// A variable name as `Assign` takes it: a letter or `_`, then letters, digits and `_`.
+pub(super) fn valid_variable_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -273,12 +286,7 @@ impl Loader {
             if let Value::Object(m) = v {
                 for k in m.keys() {
                     let name = k.strip_suffix(".$").unwrap_or(k);
-                    let valid = name
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    if !valid {
+                    if !valid_variable_name(name) {
                         self.schema(
                             &format!("{l}/{}", esc(k)),
                             format!("'{name}' is not a valid variable name"),
@@ -311,7 +319,17 @@ impl Loader {
                 "a branch or item processor"
             },
         );
-        self.query_language(obj, loc);
+        // A branch or item processor inherits the language of the graph around it.
+        let outer = self.jsonata;
+        if let Some(jsonata) = self.query_language(obj, loc) {
+            self.jsonata = jsonata;
+        }
+        let graph = self.graph_states(obj, loc);
+        self.jsonata = outer;
+        graph
+    }
+
+    fn graph_states(&mut self, obj: &Map<String, Value>, loc: &str) -> Option<Arc<Graph>> {
         let start_at = self.string(obj, "StartAt", loc);
         if !obj.contains_key("StartAt") {
             self.schema(loc, "The field 'StartAt' is required");
@@ -353,19 +371,20 @@ impl Loader {
         Some(Arc::new(Graph { start_at, states }))
     }
 
-    pub(super) fn query_language(&mut self, obj: &Map<String, Value>, loc: &str) {
+    /// `Some(true)` for JSONata, `Some(false)` for JSONPath, `None` when the field is absent
+    /// (or invalid, which is reported).
+    pub(super) fn query_language(&mut self, obj: &Map<String, Value>, loc: &str) -> Option<bool> {
         match obj.get("QueryLanguage") {
-            None => {}
-            Some(Value::String(s)) if s == "JSONPath" => {}
-            Some(Value::String(s)) if s == "JSONata" => self.push(
-                &format!("{loc}/QueryLanguage"),
-                UNSUPPORTED,
-                "JSONata is not supported: this engine runs JSONPath-mode definitions only",
-            ),
-            Some(_) => self.schema(
-                &format!("{loc}/QueryLanguage"),
-                "The field 'QueryLanguage' must be JSONPath or JSONata",
-            ),
+            None => None,
+            Some(Value::String(s)) if s == "JSONPath" => Some(false),
+            Some(Value::String(s)) if s == "JSONata" => Some(true),
+            Some(_) => {
+                self.schema(
+                    &format!("{loc}/QueryLanguage"),
+                    "The field 'QueryLanguage' must be JSONPath or JSONata",
+                );
+                None
+            }
         }
     }
 }

@@ -2,16 +2,18 @@
 //!
 //! Validation mirrors what `ValidateStateMachineDefinition` checks, and it never stops at the
 //! first problem: every diagnostic carries a JSON-pointer location so a user can fix them all
-//! in one pass. Anything the runtime would not honour (JSONata, distributed Map, callback
+//! in one pass. Anything the runtime would not honour (distributed Map, callback
 //! integrations) is rejected here by name rather than being silently ignored at run time.
 //!
 //! One module per part a reader looks for: `model` is the typed graph the interpreter runs,
-//! `loader` the walk that builds it, `states` the rules of each state type, `recovery` Retry
+//! `loader` the walk that builds it, `states` the rules of each state type, `jsonata` the fields
+//! of JSONata-mode states, `recovery` Retry
 //! and Catch, `choice` Choice rules, `reachability` transitions and terminal states, and
 //! `duplicates` the state-name checks that need the raw definition.
 
 mod choice;
 mod duplicates;
+mod jsonata;
 mod loader;
 mod model;
 mod reachability;
@@ -19,6 +21,7 @@ mod recovery;
 mod states;
 
 pub(crate) use duplicates::duplicate_state_names;
+pub(crate) use jsonata::JsonataState;
 pub(crate) use loader::load;
 pub use model::retrier_defaults;
 pub(crate) use model::*;

@@ -37,6 +37,9 @@ pub(crate) struct State {
     pub(crate) retry: Vec<Retrier>,
     pub(crate) catch: Vec<Catcher>,
     pub(crate) next: Option<String>,
+    /// The state's JSONata fields when it runs in JSONata mode; its JSONPath fields are then
+    /// all at their defaults.
+    pub(crate) jsonata: Option<Box<super::JsonataState>>,
 }
 
 #[derive(Debug)]

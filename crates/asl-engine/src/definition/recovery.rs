@@ -6,7 +6,6 @@
 
 use super::loader::Loader;
 use super::model::{retrier_defaults, Catcher, Retrier};
-use super::UNSUPPORTED;
 use serde_json::{Map, Value};
 
 impl Loader {
@@ -70,12 +69,9 @@ impl Loader {
             self.check_fields(e, &el, kind.fields, kind.what);
             for field in kind.jsonata {
                 if e.contains_key(*field) {
-                    self.push(
+                    self.schema(
                         &format!("{el}/{field}"),
-                        UNSUPPORTED,
-                        format!(
-                            "The field '{field}' belongs to JSONata mode; JSONata is not supported"
-                        ),
+                        super::jsonata::jsonata_only_message(field),
                     );
                 }
             }
@@ -163,7 +159,7 @@ struct HandlerKind {
     /// What one entry is called where an unknown field is reported.
     what: &'static str,
     fields: &'static [&'static str],
-    /// Fields allowed only to report them as JSONata-mode, which is not supported.
+    /// Fields of JSONata mode, reported by name in a JSONPath state.
     jsonata: &'static [&'static str],
 }
 

@@ -4,6 +4,7 @@
 //! [`Loader::state`] reads what every state type shares in one pass, then hands the rest to
 //! one function per type, so that a type's rules are found under its name.
 
+use super::jsonata::{jsonata_only_message, JSONATA_ONLY};
 use super::loader::{esc, Loader};
 use super::model::{ErrorSource, IoPath, Kind, MapDef, Seconds, State, Target, TaskDef, WaitSpec};
 use super::{parse_timestamp, UNSUPPORTED};
@@ -27,7 +28,15 @@ impl Loader {
                 return None;
             }
         };
-        self.query_language(obj, loc);
+        let jsonata_mode = self.query_language(obj, loc).unwrap_or(self.jsonata);
+        let (rest, jsonata) = if jsonata_mode {
+            let (rest, js) = self.jsonata_state(ty, obj, loc);
+            (Some(rest), Some(Box::new(js)))
+        } else {
+            (None, None)
+        };
+        // From here on a JSONata state is checked without its JSONata fields.
+        let obj = rest.as_ref().unwrap_or(obj);
         let allowed = self.state_fields(name, ty, obj, loc)?;
         let next = self.transition(obj, loc, &allowed);
         let input_path = if ty == "Fail" {
@@ -61,8 +70,21 @@ impl Loader {
             "Pass" => Kind::Pass {
                 result: obj.get("Result").cloned(),
             },
-            "Task" => Kind::Task(self.task(name, obj, loc)?),
+            "Task" => Kind::Task(self.task(name, obj, loc, jsonata.is_some())?),
+            // A JSONata Choice keeps its rules in `jsonata`.
+            "Choice" if jsonata.is_some() => Kind::Choice {
+                rules: Vec::new(),
+                default: self.string(obj, "Default", loc),
+            },
             "Choice" => self.choice_state(obj, loc),
+            // An expression's delay is read at run time from `jsonata`; the spec is then unused.
+            "Wait"
+                if jsonata
+                    .as_ref()
+                    .is_some_and(|j| j.dynamic("Seconds").or(j.dynamic("Timestamp")).is_some()) =>
+            {
+                Kind::Wait(WaitSpec::Seconds(0))
+            }
             "Wait" => Kind::Wait(self.wait(obj, loc)?),
             "Succeed" => Kind::Succeed,
             "Fail" => self.fail(obj, loc),
@@ -82,6 +104,7 @@ impl Loader {
             retry,
             catch,
             next,
+            jsonata,
         })
     }
 
@@ -179,7 +202,6 @@ impl Loader {
             allowed.extend_from_slice(FLOW);
         }
         allowed.extend(extra);
-        let jsonata_fields = ["Arguments", "Output", "Items", "Condition"];
         let distributed = [
             "ItemReader",
             "ItemBatcher",
@@ -195,12 +217,8 @@ impl Loader {
                 continue;
             }
             let l = format!("{loc}/{}", esc(k));
-            if jsonata_fields.contains(&k.as_str()) {
-                self.push(
-                    &l,
-                    UNSUPPORTED,
-                    format!("The field '{k}' belongs to JSONata mode; JSONata is not supported"),
-                );
+            if JSONATA_ONLY.contains(&k.as_str()) {
+                self.schema(&l, jsonata_only_message(k));
             } else if ty == "Map" && distributed.contains(&k.as_str()) {
                 self.push(&l, UNSUPPORTED, format!("The field '{k}' of state '{name}' needs a distributed Map, which is not supported"));
             } else if ty == "Task" && matches!(k.as_str(), "Credentials") {
@@ -381,7 +399,14 @@ impl Loader {
         Seconds::None
     }
 
-    fn task(&mut self, name: &str, obj: &Map<String, Value>, loc: &str) -> Option<TaskDef> {
+    /// `jsonata`: the state's `Arguments`, checked apart, take the place of `Parameters`.
+    fn task(
+        &mut self,
+        name: &str,
+        obj: &Map<String, Value>,
+        loc: &str,
+        jsonata: bool,
+    ) -> Option<TaskDef> {
         let Some(resource) = self.string(obj, "Resource", loc) else {
             if !obj.contains_key("Resource") {
                 self.schema(loc, "The field 'Resource' is required");
@@ -409,7 +434,7 @@ impl Loader {
                     .is_some_and(|p| {
                         p.contains_key("FunctionName") || p.contains_key("FunctionName.$")
                     });
-                if !fname {
+                if !fname && !jsonata {
                     self.schema(&format!("{loc}/Parameters"), "The field 'FunctionName' is required in the Parameters of a lambda:invoke Task");
                 }
                 Target::LambdaInvoke

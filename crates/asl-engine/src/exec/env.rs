@@ -15,7 +15,12 @@ use std::fmt::Write as _;
 
 impl Run {
     /// The whole context object (`$$`), for the paths that cannot be evaluated on one part of it.
-    fn context(&self, st: &StateCtx, retry: Option<u32>, item: Option<(usize, &Value)>) -> Value {
+    pub(super) fn context(
+        &self,
+        st: &StateCtx,
+        retry: Option<u32>,
+        item: Option<(usize, &Value)>,
+    ) -> Value {
         let mut ctx = Map::with_capacity(4);
         for part in ["Execution", "StateMachine", "State", "Map"] {
             if let Some(v) = self.context_part(part, st, retry, item) {

@@ -74,7 +74,6 @@ pub(super) async fn run_map(
             compact(&items)
         )));
     };
-    run.event("MapStateStarted", || json!({"length": items.len()}));
     let mut inputs = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         inputs.push(match &map.item_selector {
@@ -88,7 +87,44 @@ pub(super) async fn run_map(
             None => item.clone(),
         });
     }
+    run_iterations(run, st, map, inputs, max, Tolerance::default(), vars).await
+}
+
+/// How many failed iterations a Map survives (`ToleratedFailureCount`/`Percentage`); none by
+/// default.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Tolerance {
+    pub(super) count: Option<f64>,
+    pub(super) percentage: Option<f64>,
+}
+
+impl Tolerance {
+    fn exceeded(&self, failed: usize, total: usize) -> bool {
+        if self.count.is_none() && self.percentage.is_none() {
+            return failed > 0;
+        }
+        let over_count = self.count.is_some_and(|c| failed as f64 > c);
+        let over_share = self
+            .percentage
+            .is_some_and(|p| failed as f64 * 100.0 > p * total as f64);
+        over_count || over_share
+    }
+}
+
+/// Runs a Map's iterations over their inputs, at most `max` at a time (0: no limit), and gives
+/// their outputs in item order.
+pub(super) async fn run_iterations(
+    run: &Arc<Run>,
+    st: &StateCtx<'_>,
+    map: &MapDef,
+    inputs: Vec<Value>,
+    max: u64,
+    tolerance: Tolerance,
+    vars: &Vars,
+) -> Result<Value, Failure> {
+    run.event("MapStateStarted", || json!({"length": inputs.len()}));
     let total = inputs.len();
+    let mut failed = 0;
     let limit = if max == 0 { total.max(1) } else { max as usize };
     let mut results = vec![Value::Null; total];
     let mut set = tokio::task::JoinSet::new();
@@ -119,6 +155,21 @@ pub(super) async fn run_map(
             joined.map_err(|e| Failure::Runtime(format!("A Map iteration panicked: {e}")))?;
         match r {
             Ok(v) => results[i] = v,
+            Err(Failure::Error { error, cause }) if !tolerance.exceeded(failed + 1, total) => {
+                // A tolerated failure leaves its error output in the iteration's place.
+                failed += 1;
+                results[i] =
+                    json!({"Error": error.unwrap_or_default(), "Cause": cause.unwrap_or_default()});
+            }
+            Err(Failure::Error { .. })
+                if tolerance.count.is_some() || tolerance.percentage.is_some() =>
+            {
+                set.abort_all();
+                return Err(Failure::error(
+                    "States.ExceedToleratedFailureThreshold",
+                    "The specified tolerated failure threshold for the Map state has been exceeded",
+                ));
+            }
             Err(f) => {
                 set.abort_all();
                 return Err(f);

@@ -12,11 +12,13 @@
 //! Laid out by what a reader looks for: `run` holds the execution and the state-by-state loop,
 //! `env` what paths and templates see (the context object, variables, ResultPath), `task` the
 //! call out through [`crate::Resources`], `recovery` Retry and Catch around Task, Parallel and
-//! Map, `fanout` the Parallel branches and Map iterations, and `choice` the Choice rules.
+//! Map, `fanout` the Parallel branches and Map iterations, `choice` the Choice rules, and `jsonata`
+//! the JSONata-mode fields.
 
 mod choice;
 mod env;
 mod fanout;
+mod jsonata;
 mod recovery;
 mod run;
 mod task;

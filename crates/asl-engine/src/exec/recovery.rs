@@ -4,14 +4,16 @@
 //! lives here too and hands the work itself to [`super::task`] or [`super::fanout`].
 
 use super::env::{apply_result_path, assign_values, check_result_path, commit_vars, Env, StateCtx};
-use super::fanout::{run_map, run_parallel};
+use super::fanout::{run_iterations, run_map, run_parallel};
+use super::jsonata::Seen;
 use super::run::{failure_details, finish, Run};
 use super::task::{invoke_task, TaskCall};
 use super::{Failure, Step, Vars};
-use crate::definition::{Catcher, IoPath, Kind, Retrier, State};
+use crate::definition::{Catcher, IoPath, Kind, Retrier, Seconds, State};
 use crate::envelope::TaskResult;
 use crate::path::compact;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 fn error_matches(names: &[String], error: &Option<String>) -> bool {
@@ -118,8 +120,37 @@ fn catch(
     error_output: Value,
 ) -> Result<Step, Failure> {
     let env = Env::new(run, st, vars);
-    let new_vars = assign_values(&env, &catcher.assign, &error_output)?;
-    let out = apply_result_path(&catcher.result_path, raw, error_output)?;
+    let jsonata = state.jsonata.as_deref().and_then(|js| {
+        let i = state.catch.iter().position(|c| std::ptr::eq(c, catcher))?;
+        js.catchers.get(i)
+    });
+    let (out, new_vars) = match jsonata {
+        Some(jc) => {
+            let seen = Seen {
+                result: None,
+                error_output: Some(&error_output),
+            };
+            let (out, new_vars) = env.jsonata_finish(
+                jc.assign.as_ref(),
+                jc.output.as_ref(),
+                &raw,
+                seen,
+                Value::Null,
+            )?;
+            (
+                if jc.output.is_some() {
+                    out
+                } else {
+                    error_output
+                },
+                new_vars,
+            )
+        }
+        None => (
+            apply_result_path(&catcher.result_path, raw, error_output.clone())?,
+            assign_values(&env, &catcher.assign, &error_output)?,
+        ),
+    };
     commit_vars(vars, new_vars);
     run.event(format_args!("{}StateExited", state.kind.event_prefix()), || {
         json!({"name": state.name, "output": compact(&out), "outputDetails": {"truncated": false}})
@@ -142,14 +173,25 @@ async fn attempt(
         retry,
         ..Env::new(run, st, vars)
     };
-    let after_input = env.select(&state.input_path, raw)?;
+    let js = state.jsonata.as_deref();
+    let after_input = match js {
+        Some(js) if !matches!(state.kind, Kind::Map(_)) => {
+            Cow::Owned(env.jsonata_arguments(js, raw)?)
+        }
+        _ => env.select(&state.input_path, raw)?,
+    };
     let mut result = match &state.kind {
         Kind::Task(task) => {
+            let limits = match js {
+                Some(js) => env.jsonata_task_limits(js, raw)?,
+                None => (None, None),
+            };
             let call = TaskCall {
                 state,
                 task,
                 input: &after_input,
                 retry_count,
+                limits,
             };
             invoke_task(&env, call).await?
         }
@@ -160,9 +202,37 @@ async fn attempt(
             };
             TaskResult::Built(run_parallel(run, branches, eff, vars).await?)
         }
-        Kind::Map(map) => TaskResult::Built(run_map(run, st, map, &env, &after_input, vars).await?),
+        Kind::Map(map) => match js {
+            Some(js) => {
+                let (inputs, max, tolerance) = env.jsonata_map_inputs(js, raw)?;
+                let max = match (max, &map.max_concurrency) {
+                    (Some(n), _) => n,
+                    (None, Seconds::Fixed(n)) => *n,
+                    _ => 0,
+                };
+                let out = run_iterations(run, st, map, inputs, max, tolerance, vars).await?;
+                TaskResult::Built(out)
+            }
+            None => TaskResult::Built(run_map(run, st, map, &env, &after_input, vars).await?),
+        },
         _ => unreachable!("only Task, Parallel and Map states have Retry and Catch"),
     };
+    if let Some(js) = js {
+        let result = result.into_value();
+        let seen = Seen {
+            result: Some(&result),
+            error_output: None,
+        };
+        let (out, new_vars) = env.jsonata_finish(
+            js.assign.as_ref(),
+            js.output.as_ref(),
+            raw,
+            seen,
+            Value::Null,
+        )?;
+        let out = if js.output.is_some() { out } else { result };
+        return Ok((out, new_vars));
+    }
     let new_vars = match &state.assign {
         Some(_) => assign_values(&env, &state.assign, result.built())?,
         None => None,

@@ -287,6 +287,14 @@ async fn run_state(
             json!({"name": state.name, "output": compact(out), "outputDetails": {"truncated": false}})
         });
     };
+    if let Some(js) = &state.jsonata {
+        if !matches!(
+            state.kind,
+            Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_)
+        ) {
+            return super::jsonata::run_simple(run, state, js, &st, raw, vars).await;
+        }
+    }
     match &state.kind {
         Kind::Pass { result } => {
             let env = Env::new(run, &st, vars);
@@ -397,7 +405,12 @@ fn render_plain(v: &Value) -> String {
     }
 }
 
-fn wait_seconds(run: &Run, st: &StateCtx, spec: &WaitSpec, eff: &Value) -> Result<f64, Failure> {
+pub(super) fn wait_seconds(
+    run: &Run,
+    st: &StateCtx,
+    spec: &WaitSpec,
+    eff: &Value,
+) -> Result<f64, Failure> {
     let too_long = |secs: f64| {
         if secs > i32::MAX as f64 {
             Err(st.runtime("Wait state delay is too long."))

@@ -100,6 +100,9 @@ pub(super) struct TaskCall<'a> {
     /// The state's input after InputPath.
     pub(super) input: &'a Value,
     pub(super) retry_count: u32,
+    /// `TimeoutSeconds` and `HeartbeatSeconds` already evaluated (JSONata expressions), in
+    /// place of the definition's.
+    pub(super) limits: (Option<u64>, Option<u64>),
 }
 
 pub(super) async fn invoke_task(env: &Env<'_>, call: TaskCall<'_>) -> Result<TaskResult, Failure> {
@@ -108,6 +111,7 @@ pub(super) async fn invoke_task(env: &Env<'_>, call: TaskCall<'_>) -> Result<Tas
         task,
         input: after_input,
         retry_count,
+        limits,
     } = call;
     let (run, st) = (env.run, env.st);
     let parameters = state.parameters.as_ref();
@@ -119,8 +123,14 @@ pub(super) async fn invoke_task(env: &Env<'_>, call: TaskCall<'_>) -> Result<Tas
         (_, Some(p)) => (InvokeParts::default(), env.template(p, after_input)?),
         (_, None) => (InvokeParts::default(), after_input.clone()),
     };
-    let timeout = seconds_value(env, &task.timeout, after_input, "TimeoutSecondsPath")?;
-    let heartbeat = seconds_value(env, &task.heartbeat, after_input, "HeartbeatSecondsPath")?;
+    let timeout = match limits.0 {
+        Some(t) => Some(t),
+        None => seconds_value(env, &task.timeout, after_input, "TimeoutSecondsPath")?,
+    };
+    let heartbeat = match limits.1 {
+        Some(h) => Some(h),
+        None => seconds_value(env, &task.heartbeat, after_input, "HeartbeatSecondsPath")?,
+    };
     // Synchronous integrations never send heartbeats, so a heartbeat interval bounds the call
     // just as a timeout does (AWS reports both as States.Timeout).
     let limit = match (timeout, heartbeat) {

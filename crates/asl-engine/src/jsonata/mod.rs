@@ -1,0 +1,299 @@
+//! JSONata mode: the `{% ... %}` expressions of a state's fields, compiled at load and evaluated
+//! with `$states` and the workflow variables bound.
+//!
+//! The language itself is jlens-core's; this module decides where expressions may stand (any
+//! string of a field's JSON that is wholly `{% ... %}`), what they see, and how their failures
+//! read, in the words AWS uses for `States.QueryEvaluationError`.
+
+mod functions;
+
+use jlens_core::{Bindings, Expression};
+use serde_json::{Map, Value};
+use std::sync::LazyLock;
+
+/// One compiled expression and the text AWS quotes when it fails.
+#[derive(Debug, Clone)]
+pub(crate) struct Expr {
+    source: String,
+    compiled: Expression,
+    /// Whether the text mentions `context`, so that the context object is built only for the
+    /// expressions that may read it.
+    reads_context: bool,
+}
+
+/// A field's value in JSONata mode: JSON in which any string may be an expression.
+#[derive(Debug, Clone)]
+pub(crate) enum Template {
+    Literal(Value),
+    Expr(Expr),
+    Object(Vec<(String, Template)>),
+    Array(Vec<Template>),
+}
+
+/// Why an expression gave no usable value. The text is what follows the
+/// "An error occurred while executing the state ..." prefix of the cause.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EvalError {
+    /// The field, as AWS names it in the cause and the `EvaluationFailed` event
+    /// (`Output/result`, `Arguments`, `Items`, ...).
+    pub(crate) location: String,
+    pub(crate) message: String,
+}
+
+/// What an expression sees besides the workflow variables: the members of `$states`.
+pub(crate) struct States<'a> {
+    pub(crate) input: &'a Value,
+    pub(crate) result: Option<&'a Value>,
+    pub(crate) error_output: Option<&'a Value>,
+    /// Builds `$states.context` when an expression reads it.
+    pub(crate) context: &'a dyn Fn() -> Value,
+}
+
+/// The functions every evaluation starts from: AWS's additions, and `$eval` taken away.
+static FUNCTIONS: LazyLock<Bindings> = LazyLock::new(functions::bindings);
+
+/// Whether a string is an expression: `{%`, then anything, then `%}`, as the whole string.
+pub(crate) fn is_expression(s: &str) -> bool {
+    s.starts_with("{%") && s.ends_with("%}") && s.len() >= 4
+}
+
+impl Expr {
+    /// Compiles the text of a `{% ... %}` string.
+    pub(crate) fn compile(text: &str) -> Result<Expr, String> {
+        let inner = text
+            .strip_prefix("{%")
+            .and_then(|s| s.strip_suffix("%}"))
+            .unwrap_or(text)
+            .trim();
+        let compiled = Expression::compile(inner).map_err(|e| {
+            format!(
+                "The JSONata expression '{inner}' is invalid: {}: {}",
+                e.code(),
+                e.message()
+            )
+        })?;
+        Ok(Expr {
+            source: inner.to_string(),
+            reads_context: inner.contains("context"),
+            compiled,
+        })
+    }
+
+    pub(crate) fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The value of the expression; undefined is an error, as AWS reports it for every field.
+    pub(crate) fn eval(
+        &self,
+        states: &States,
+        vars: &Map<String, Value>,
+        location: &str,
+    ) -> Result<Value, EvalError> {
+        let fail = |message: String| EvalError {
+            location: location.to_string(),
+            message,
+        };
+        let mut st = Map::with_capacity(4);
+        st.insert("input".into(), states.input.clone());
+        if let Some(r) = states.result {
+            st.insert("result".into(), r.clone());
+        }
+        if let Some(e) = states.error_output {
+            st.insert("errorOutput".into(), e.clone());
+        }
+        if self.reads_context {
+            st.insert("context".into(), (states.context)());
+        }
+        let mut bindings = FUNCTIONS.clone().var("states", Value::Object(st));
+        // Only a variable named in the text can be read ($eval is gone), so only those are bound.
+        for (name, value) in vars {
+            if self.mentions_variable(name) {
+                bindings = bindings.var(name.as_str(), value.clone());
+            }
+        }
+        match self.compiled.evaluate(Some(states.input), &bindings) {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) if self.yields_function(&bindings, states.input) => Err(fail(format!(
+                "The JSONata expression '{}' specified for the field '{location}' returned an unsupported result type.",
+                self.source
+            ))),
+            Ok(None) => Err(fail(format!(
+                "The JSONata expression '{}' specified for the field '{location}' returned nothing (undefined).",
+                self.source
+            ))),
+            Err(e) => Err(fail(format!(
+                "The JSONata expression '{}' specified for the field '{location}' threw an error during evaluation. {}: {}",
+                self.source,
+                e.code(),
+                e.message()
+            ))),
+        }
+    }
+
+    fn mentions_variable(&self, name: &str) -> bool {
+        let bytes = self.source.as_bytes();
+        self.source.match_indices(name).any(|(i, _)| {
+            let after = bytes.get(i + name.len()).copied();
+            i > 0
+                && bytes[i - 1] == b'$'
+                && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+        })
+    }
+
+    /// jlens-core gives a function result as undefined; AWS reports it apart, so on that (rare)
+    /// path the expression's type is asked for.
+    fn yields_function(&self, bindings: &Bindings, input: &Value) -> bool {
+        let Ok(probe) = Expression::compile(&format!("$type(({}))", self.source)) else {
+            return false;
+        };
+        matches!(probe.evaluate(Some(input), bindings), Ok(Some(Value::String(t))) if t == "function")
+    }
+}
+
+impl Template {
+    /// Compiles a field's JSON; the error names the first invalid expression.
+    pub(crate) fn compile(v: &Value) -> Result<Template, String> {
+        Ok(match v {
+            Value::String(s) if is_expression(s) => Template::Expr(Expr::compile(s)?),
+            Value::Object(m) if m.values().any(has_expression) => Template::Object(
+                m.iter()
+                    .map(|(k, x)| Ok((k.clone(), Template::compile(x)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            Value::Array(a) if a.iter().any(has_expression) => Template::Array(
+                a.iter()
+                    .map(Template::compile)
+                    .collect::<Result<_, String>>()?,
+            ),
+            other => Template::Literal(other.clone()),
+        })
+    }
+
+    /// The field's value; `location` is the field's name, which nested keys extend
+    /// (`Output/result`).
+    pub(crate) fn eval(
+        &self,
+        states: &States,
+        vars: &Map<String, Value>,
+        location: &str,
+    ) -> Result<Value, EvalError> {
+        match self {
+            Template::Literal(v) => Ok(v.clone()),
+            Template::Expr(e) => e.eval(states, vars, location),
+            Template::Object(fields) => {
+                let mut out = Map::with_capacity(fields.len());
+                for (k, t) in fields {
+                    out.insert(k.clone(), t.eval(states, vars, &format!("{location}/{k}"))?);
+                }
+                Ok(Value::Object(out))
+            }
+            Template::Array(items) => Ok(Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| t.eval(states, vars, &format!("{location}/{i}")))
+                    .collect::<Result<_, _>>()?,
+            )),
+        }
+    }
+
+    /// The expression itself when the whole field is one, for the errors that quote it.
+    pub(crate) fn as_expr(&self) -> Option<&Expr> {
+        match self {
+            Template::Expr(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+fn has_expression(v: &Value) -> bool {
+    match v {
+        Value::String(s) => is_expression(s),
+        Value::Object(m) => m.values().any(has_expression),
+        Value::Array(a) => a.iter().any(has_expression),
+        _ => false,
+    }
+}
+
+/// The JSON type name AWS uses in "unexpected result type" causes.
+pub(crate) fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eval(text: &str, input: Value, vars: Value) -> Result<Value, EvalError> {
+        let ctx = || json!({"State": {"Name": "S"}});
+        let states = States {
+            input: &input,
+            result: None,
+            error_output: None,
+            context: &ctx,
+        };
+        let Value::Object(vars) = vars else {
+            panic!("vars must be an object")
+        };
+        Template::compile(&json!(text))
+            .unwrap()
+            .eval(&states, &vars, "Output")
+    }
+
+    #[test]
+    fn states_variables_and_context_are_bound() {
+        let v = eval(
+            "{% [$states.input.a, $x, $states.context.State.Name] %}",
+            json!({"a": 1}),
+            json!({"x": 2}),
+        );
+        assert_eq!(v, Ok(json!([1, 2, "S"])));
+    }
+
+    #[test]
+    fn a_variable_is_bound_only_where_named_whole() {
+        let e = Expr::compile("{% $ab + $a %}").unwrap();
+        assert!(e.mentions_variable("a"));
+        assert!(e.mentions_variable("ab"));
+        assert!(!e.mentions_variable("b"));
+        assert!(!Expr::compile("{% $abc %}").unwrap().mentions_variable("ab"));
+    }
+
+    #[test]
+    fn failures_read_as_aws_words_them() {
+        let undefined = eval("{% $nothing %}", json!({}), json!({})).unwrap_err();
+        assert_eq!(
+            undefined.message,
+            "The JSONata expression '$nothing' specified for the field 'Output' returned nothing (undefined)."
+        );
+        let thrown = eval("{% $nope(1) %}", json!({}), json!({})).unwrap_err();
+        assert!(
+            thrown.message.ends_with(
+                "threw an error during evaluation. T1006: Attempted to invoke a non-function"
+            ),
+            "{}",
+            thrown.message
+        );
+        let function = eval("{% function($x){$x} %}", json!({}), json!({})).unwrap_err();
+        assert!(function
+            .message
+            .ends_with("returned an unsupported result type."));
+    }
+
+    #[test]
+    fn strings_that_are_not_whole_expressions_stay_literal() {
+        assert_eq!(
+            eval("text {% 1 %}", json!({}), json!({})),
+            Ok(json!("text {% 1 %}"))
+        );
+    }
+}
