@@ -5,7 +5,7 @@
 //! was entered: new values become visible to the next state, as in JSONPath mode.
 
 use super::env::{commit_vars, Env, StateCtx};
-use super::run::{finish, Run};
+use super::run::{exited_details, finish, Run};
 use super::{Failure, Step, Vars};
 use crate::definition::{parse_timestamp, ErrorSource, JsonataState, Kind, State};
 use crate::jsonata::{type_name, States, Template};
@@ -222,10 +222,10 @@ pub(super) async fn run_simple(
     vars: &mut Vars,
 ) -> Result<Step, Failure> {
     let env = Env::new(run, st, vars);
-    let exited = |out: &Value| {
+    let exited = |out: &Value, assigned: Option<&Map<String, Value>>| {
         run.event(
             format_args!("{}StateExited", state.kind.event_prefix()),
-            || json!({"name": state.name, "output": compact(out), "outputDetails": {"truncated": false}}),
+            || exited_details(&state.name, out, assigned),
         );
     };
     let (step, new_vars) = match &state.kind {
@@ -238,13 +238,13 @@ pub(super) async fn run_simple(
                 Seen::default(),
                 default,
             )?;
-            exited(&out);
+            exited(&out, new_vars.as_ref());
             (finish(state, out), new_vars)
         }
         Kind::Succeed => {
             let (out, new_vars) =
                 env.jsonata_finish(None, js.output.as_ref(), &raw, Seen::default(), raw.clone())?;
-            exited(&out);
+            exited(&out, new_vars.as_ref());
             (Step::End(out), new_vars)
         }
         Kind::Fail { error, cause } => {
@@ -297,7 +297,7 @@ pub(super) async fn run_simple(
             };
             let (out, new_vars) =
                 env.jsonata_finish(assign, output, &raw, Seen::default(), raw.clone())?;
-            exited(&out);
+            exited(&out, new_vars.as_ref());
             (Step::Next(next, out), new_vars)
         }
         Kind::Wait(spec) => {
@@ -332,7 +332,7 @@ pub(super) async fn run_simple(
                 Seen::default(),
                 raw.clone(),
             )?;
-            exited(&out);
+            exited(&out, new_vars.as_ref());
             (finish(state, out), new_vars)
         }
         Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {

@@ -6,12 +6,11 @@
 use super::env::{apply_result_path, assign_values, check_result_path, commit_vars, Env, StateCtx};
 use super::fanout::{run_iterations, run_map, run_parallel};
 use super::jsonata::Seen;
-use super::run::{failure_details, finish, Run};
+use super::run::{exited_details, failure_details, finish, Run};
 use super::task::{invoke_task, TaskCall};
 use super::{Failure, Step, Vars};
 use crate::definition::{Catcher, IoPath, Kind, Retrier, Seconds, State};
 use crate::envelope::TaskResult;
-use crate::path::compact;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -70,10 +69,10 @@ pub(super) async fn run_with_recovery(
                 };
                 let out = apply_result_path(&state.result_path, raw, selected)?;
                 let out = env.select_owned(&state.output_path, out)?;
-                commit_vars(vars, new_vars);
                 run.event(format_args!("{prefix}StateExited"), || {
-                    json!({"name": state.name, "output": compact(&out), "outputDetails": {"truncated": false}})
+                    exited_details(&state.name, &out, new_vars.as_ref())
                 });
+                commit_vars(vars, new_vars);
                 return Ok(finish(state, out));
             }
             Err(Failure::Error { error, cause }) => {
@@ -151,10 +150,11 @@ fn catch(
             assign_values(&env, &catcher.assign, &error_output)?,
         ),
     };
+    run.event(
+        format_args!("{}StateExited", state.kind.event_prefix()),
+        || exited_details(&state.name, &out, new_vars.as_ref()),
+    );
     commit_vars(vars, new_vars);
-    run.event(format_args!("{}StateExited", state.kind.event_prefix()), || {
-        json!({"name": state.name, "output": compact(&out), "outputDetails": {"truncated": false}})
-    });
     Ok(Step::Next(catcher.next.clone(), out))
 }
 

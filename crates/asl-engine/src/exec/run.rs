@@ -256,6 +256,26 @@ pub(super) fn run_graph(
     })
 }
 
+/// The details of a `…StateExited` event. AWS lists the variables a state assigned, each as
+/// JSON text.
+pub(super) fn exited_details(
+    name: &str,
+    out: &Value,
+    assigned: Option<&Map<String, Value>>,
+) -> Value {
+    let mut d =
+        json!({"name": name, "output": compact(out), "outputDetails": {"truncated": false}});
+    if let Some(vars) = assigned {
+        let texts: Map<String, Value> = vars
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(compact(v))))
+            .collect();
+        d["assignedVariables"] = Value::Object(texts);
+        d["assignedVariablesDetails"] = json!({"truncated": false});
+    }
+    d
+}
+
 pub(super) fn finish(state: &State, out: Value) -> Step {
     match &state.next {
         Some(n) => Step::Next(n.clone(), out),
@@ -282,9 +302,9 @@ async fn run_state(
     if concurrent {
         tokio::task::yield_now().await;
     }
-    let exited = |out: &Value| {
+    let exited = |out: &Value, assigned: Option<&Map<String, Value>>| {
         run.event(format_args!("{prefix}StateExited"), || {
-            json!({"name": state.name, "output": compact(out), "outputDetails": {"truncated": false}})
+            exited_details(&state.name, out, assigned)
         });
     };
     if let Some(js) = &state.jsonata {
@@ -310,15 +330,15 @@ async fn run_state(
             let new_vars = assign_values(&env, &state.assign, &result)?;
             let out = apply_result_path(&state.result_path, raw, result)?;
             let out = env.select_owned(&state.output_path, out)?;
+            exited(&out, new_vars.as_ref());
             commit_vars(vars, new_vars);
-            exited(&out);
             Ok(finish(state, out))
         }
         Kind::Succeed => {
             let env = Env::new(run, &st, vars);
             let eff = env.select_owned(&state.input_path, raw)?;
             let out = env.select_owned(&state.output_path, eff)?;
-            exited(&out);
+            exited(&out, None);
             Ok(Step::End(out))
         }
         Kind::Fail { error, cause } => {
@@ -375,8 +395,8 @@ async fn run_state(
                 }
             }
             let out = env.select_owned(&state.output_path, eff)?;
+            exited(&out, new_vars.as_ref());
             commit_vars(vars, new_vars);
-            exited(&out);
             Ok(Step::Next(next, out))
         }
         Kind::Wait(spec) => {
@@ -388,8 +408,8 @@ async fn run_state(
             }
             let new_vars = assign_values(&env, &state.assign, &eff)?;
             let out = env.select_owned(&state.output_path, eff)?;
+            exited(&out, new_vars.as_ref());
             commit_vars(vars, new_vars);
-            exited(&out);
             Ok(finish(state, out))
         }
         Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {

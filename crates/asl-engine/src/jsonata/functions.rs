@@ -100,12 +100,14 @@ fn hash(args: &[Option<Value>]) -> Result<Option<Value>, Error> {
         "SHA-256" => hex(&sha2::Sha256::digest(bytes)),
         "SHA-384" => hex(&sha2::Sha384::digest(bytes)),
         "SHA-512" => hex(&sha2::Sha512::digest(bytes)),
-        other => return Err(fail(
-            "States.QueryEvaluationError",
-            format!(
+        other => {
+            return Err(fail(
+                "States.QueryEvaluationError",
+                format!(
                 "The hash algorithm '{other}' is not one of MD5, SHA-1, SHA-256, SHA-384, SHA-512"
             ),
-        )),
+            ))
+        }
     };
     Ok(Some(Value::String(digest)))
 }
