@@ -296,6 +296,32 @@ fn run_history_prints_cloudwatch_log_records() {
 }
 
 #[test]
+fn run_executes_a_jsonata_definition() {
+    let out = saga(&[
+        "run",
+        "jsonata.asl.json",
+        "--var",
+        "ReserveFunction=reserve",
+        "--mock",
+        "mock-ok.json",
+        "--input",
+        r#"{"sku": "A-1", "qty": 2}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result = stdout_json(&out);
+    assert_eq!(result["status"], "SUCCEEDED", "{result}");
+    assert_eq!(output_of(&result), json!({"sku": "A-1", "reserved": true}));
+
+    let out = saga(&[
+        "validate",
+        "jsonata.asl.json",
+        "--var",
+        "ReserveFunction=reserve",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
 fn run_refuses_bad_arguments_clearly() {
     let out = saga(&["run", "lambda.asl.json", "--mock", "mock-ok.json"]);
     assert_eq!(out.status.code(), Some(1));
