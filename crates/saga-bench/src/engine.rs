@@ -369,6 +369,17 @@ impl Kind {
 
 /// A linear definition of `n` states of `kind`, ending in a Succeed state (not counted in `n`).
 pub fn chain_definition(kind: Kind, n: usize) -> String {
+    chain(kind, n, false)
+}
+
+/// [`chain_definition`] in JSONata mode, each state doing what its JSONPath twin does through an
+/// expression: a Pass and a Task whose `Output` is `$states.input` (the JSONPath Pass passes its input on,
+/// the Task has `ResultPath: null`), and a Choice whose `Condition` is `$states.input.n = 1`.
+pub fn chain_definition_jsonata(kind: Kind, n: usize) -> String {
+    chain(kind, n, true)
+}
+
+fn chain(kind: Kind, n: usize, jsonata: bool) -> String {
     let name = |i: usize| format!("S{i}");
     let mut states = serde_json::Map::new();
     for i in 0..n {
@@ -396,10 +407,35 @@ pub fn chain_definition(kind: Kind, n: usize) -> String {
                 "Next": next
             }),
         };
+        let state = if jsonata {
+            match k {
+                Kind::Pass => {
+                    json!({"Type": "Pass", "Output": "{% $states.input %}", "Next": next})
+                }
+                Kind::Choice => json!({
+                    "Type": "Choice",
+                    "Choices": [{"Condition": "{% $states.input.n = 1 %}", "Next": next}],
+                    "Default": "Done"
+                }),
+                Kind::Task | Kind::Mixed => json!({
+                    "Type": "Task",
+                    "Resource": "arn:aws:lambda:us-east-1:123456789012:function:noop",
+                    "TimeoutSeconds": 5,
+                    "Output": "{% $states.input %}",
+                    "Next": next
+                }),
+            }
+        } else {
+            state
+        };
         states.insert(name(i), state);
     }
     states.insert("Done".into(), json!({"Type": "Succeed"}));
-    json!({"StartAt": name(0), "States": states}).to_string()
+    let mut definition = json!({"StartAt": name(0), "States": states});
+    if jsonata {
+        definition["QueryLanguage"] = json!("JSONata");
+    }
+    definition.to_string()
 }
 
 async fn run_chain(machine: &StateMachine, runs: usize) -> Duration {
@@ -428,12 +464,16 @@ pub struct ChainOptions {
 pub async fn per_state(opts: ChainOptions) -> Result<Vec<Row>, BenchError> {
     on_own_runtime(move || async move {
         let kinds = [Kind::Pass, Kind::Choice, Kind::Task, Kind::Mixed];
+        // The JSONPath chains, then their JSONata twins in the same order.
         let machines = kinds
             .iter()
-            .map(|&k| {
-                StateMachine::from_json(&chain_definition(k, opts.states))
-                    .map_err(|e| BenchError::Setup(e.to_string()))
-            })
+            .map(|&k| chain_definition(k, opts.states))
+            .chain(
+                kinds
+                    .iter()
+                    .map(|&k| chain_definition_jsonata(k, opts.states)),
+            )
+            .map(|d| StateMachine::from_json(&d).map_err(|e| BenchError::Setup(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
         // A one-state execution: the fixed cost of starting and ending an execution, taken out of the
         // chains' figures so that what remains is per transition.
@@ -442,7 +482,7 @@ pub async fn per_state(opts: ChainOptions) -> Result<Vec<Row>, BenchError> {
         for m in &machines {
             run_chain(m, 2).await;
         }
-        let mut per_state_us: Vec<Vec<f64>> = vec![Vec::new(); kinds.len()];
+        let mut per_state_us: Vec<Vec<f64>> = vec![Vec::new(); machines.len()];
         let mut fixed_us = Vec::new();
         let fixed_runs = opts.runs * 50;
         for _ in 0..opts.reps {
@@ -465,6 +505,24 @@ pub async fn per_state(opts: ChainOptions) -> Result<Vec<Row>, BenchError> {
                 &format!("{}-state chain, {} states", kind.name(), opts.states),
                 format!("{:.3} µs per state transition", median(us)),
             ));
+        }
+        let (jsonpath, jsonata) = per_state_us.split_at(kinds.len());
+        for ((kind, us), twin) in kinds.iter().zip(jsonata).zip(jsonpath) {
+            rows.push(
+                Row::new(
+                    "3",
+                    &format!(
+                        "JSONata {}-state chain, {} states",
+                        kind.name(),
+                        opts.states
+                    ),
+                    format!("{:.3} µs per state transition", median(us)),
+                )
+                .ratio(
+                    median_ratio(us, twin),
+                    &format!("time vs the JSONPath {} chain", kind.name()),
+                ),
+            );
         }
         Ok(rows)
     })
@@ -602,4 +660,34 @@ pub async fn memory(opts: MemoryOptions) -> Result<Vec<Row>, BenchError> {
         .ratio(median_ratio(&exec_b, &task_b), "vs bare blocked task")])
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSONata chains are only a fair comparison if each one does what its JSONPath twin does.
+    #[tokio::test]
+    async fn jsonata_chains_end_as_their_jsonpath_twins() {
+        for kind in [Kind::Pass, Kind::Choice, Kind::Task, Kind::Mixed] {
+            let mut outcomes = Vec::new();
+            for definition in [chain_definition(kind, 7), chain_definition_jsonata(kind, 7)] {
+                let machine = StateMachine::from_json(&definition).unwrap();
+                let result = asl_engine::execute(
+                    &machine,
+                    json!({"n": 1}),
+                    ExecutionOptions {
+                        record_history: true,
+                        ..Default::default()
+                    },
+                    Arc::new(Noop),
+                )
+                .await;
+                let types: Vec<String> = result.history.into_iter().map(|e| e.event_type).collect();
+                outcomes.push((result.status, result.output, types));
+            }
+            assert_eq!(outcomes[0], outcomes[1], "{}", kind.name());
+            assert_eq!(outcomes[0].0, ExecutionStatus::Succeeded);
+        }
+    }
 }
