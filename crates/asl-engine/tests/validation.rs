@@ -443,6 +443,27 @@ fn jsonpath_fields_are_refused_in_a_jsonata_state() {
 }
 
 #[test]
+fn jsonata_fields_are_refused_where_the_state_type_has_no_use_for_them() {
+    let jsonata =
+        |states: Value| json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": states});
+    assert_has(
+        jsonata(json!({"A": {"Type": "Succeed", "Assign": {"x": 1}}})),
+        "SCHEMA_VALIDATION_FAILED",
+        "/States/A/Assign",
+    );
+    assert_has(
+        jsonata(json!({"A": {"Type": "Fail", "Output": "{% 1 %}"}})),
+        "SCHEMA_VALIDATION_FAILED",
+        "/States/A/Output",
+    );
+    assert_has(
+        jsonata(json!({"A": {"Type": "Pass", "Arguments": {}, "End": true}})),
+        "SCHEMA_VALIDATION_FAILED",
+        "/States/A/Arguments",
+    );
+}
+
+#[test]
 fn jsonata_fields_are_refused_in_a_jsonpath_state() {
     assert_has(
         machine(json!({"A": {"Type": "Pass", "End": true, "Output": "{% 1 %}"}})),

@@ -150,6 +150,17 @@ impl Loader {
         for key in ["Arguments", "Output", "Assign"] {
             rest.remove(key);
         }
+        for (key, refused) in [
+            ("Assign", ["Succeed", "Fail"]),
+            ("Output", ["Fail", "Fail"]),
+        ] {
+            if refused.contains(&ty) && obj.contains_key(key) {
+                self.schema(
+                    &format!("{loc}/{key}"),
+                    format!("The field '{key}' is not supported in a {ty} state"),
+                );
+            }
+        }
         if !matches!(ty, "Task" | "Parallel") && obj.contains_key("Arguments") {
             self.schema(
                 &format!("{loc}/Arguments"),
