@@ -150,10 +150,9 @@ impl Loader {
         for key in ["Arguments", "Output", "Assign"] {
             rest.remove(key);
         }
-        for (key, refused) in [
-            ("Assign", ["Succeed", "Fail"]),
-            ("Output", ["Fail", "Fail"]),
-        ] {
+        let refused_in: [(&str, &[&str]); 2] =
+            [("Assign", &["Succeed", "Fail"]), ("Output", &["Fail"])];
+        for (key, refused) in refused_in {
             if refused.contains(&ty) && obj.contains_key(key) {
                 self.schema(
                     &format!("{loc}/{key}"),
