@@ -13,7 +13,8 @@
 //! Every `jsonata/*` case runs the same way. Where the function ran more than once,
 //! `lambda_invoke_results.json` is replayed one answer per call, and the payloads the engine
 //! sent are compared with `recorded_lambda_inputs`, and the variables each state assigned (as
-//! its `…StateExited` event lists them) with `assigned_variables`.
+//! its `…StateExited` event lists them) with `assigned_variables`, and the details of each
+//! `EvaluationFailed` event with `recorded_evaluation_failed`.
 //!
 //! Cases whose recorded history the engine knowingly does not reproduce are listed in
 //! `KNOWN_HISTORY_DIFFERENCES` with the reason; any other mismatch fails the test.
@@ -136,6 +137,8 @@ struct Recorded<'a> {
     lambda_inputs: Option<&'a Value>,
     /// The variables each state assigned (`assigned_variables`), in event order.
     assigned: Option<&'a Value>,
+    /// The details of the `EvaluationFailed` events (`recorded_evaluation_failed`).
+    evaluation_failed: Option<&'a Value>,
     history: Option<&'a Value>,
 }
 
@@ -276,6 +279,17 @@ async fn run_case(
             problems.push(format!(
                 "assigned variables {got:?}\n      expected {want:?}"
             ));
+        }
+    }
+    if let Some(Value::Array(want)) = rec.evaluation_failed {
+        let got: Vec<&Value> = result
+            .history
+            .iter()
+            .filter(|e| e.event_type == "EvaluationFailed")
+            .map(|e| &e.details)
+            .collect();
+        if got.len() != want.len() || !got.iter().zip(want).all(|(g, w)| same(g, w)) {
+            problems.push(format!("EvaluationFailed {got:?}\n      expected {want:?}"));
         }
     }
     let mut history_problem = None;
@@ -424,6 +438,7 @@ async fn conformance() {
                     lambda: lambda_answers(&dir),
                     lambda_inputs: meta.get("recorded_lambda_inputs"),
                     assigned: meta.get("assigned_variables"),
+                    evaluation_failed: meta.get("recorded_evaluation_failed"),
                     history: meta.get("history_event_types"),
                 },
             )
