@@ -7,7 +7,7 @@
 
 mod functions;
 
-use jlens_core::{Bindings, Expression};
+use jlens_core::{Bindings, Document, Expression, Options};
 use serde_json::{Map, Value};
 use std::sync::LazyLock;
 
@@ -47,6 +47,18 @@ pub(crate) struct States<'a> {
     pub(crate) error_output: Option<&'a Value>,
     /// Builds `$states.context` when an expression reads it.
     pub(crate) context: &'a dyn Fn() -> Value,
+}
+
+/// `$states` as the evaluator reads it, borrowing the state's data.
+#[derive(serde::Serialize)]
+struct StatesDoc<'a> {
+    input: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a Value>,
+    #[serde(rename = "errorOutput", skip_serializing_if = "Option::is_none")]
+    error_output: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<&'a Value>,
 }
 
 /// The functions every evaluation starts from: AWS's additions, and `$eval` taken away.
@@ -94,30 +106,49 @@ impl Expr {
             location: location.to_string(),
             message,
         };
-        let mut st = Map::with_capacity(4);
-        st.insert("input".into(), states.input.clone());
-        if let Some(r) = states.result {
-            st.insert("result".into(), r.clone());
-        }
-        if let Some(e) = states.error_output {
-            st.insert("errorOutput".into(), e.clone());
-        }
-        if self.reads_context {
-            st.insert("context".into(), (states.context)());
-        }
-        let mut bindings = FUNCTIONS.clone().var("states", Value::Object(st));
+        let context = self.reads_context.then(|| (states.context)());
+        // Converted straight from borrowed parts: one conversion, and the input is never cloned.
+        let states_doc = match Document::from_serialize(&StatesDoc {
+            input: states.input,
+            result: states.result,
+            error_output: states.error_output,
+            context: context.as_ref(),
+        }) {
+            Ok(d) => d,
+            Err(e) => return Err(fail(format!("The state data could not be read: {e}"))),
+        };
+        let Some(input_doc) = states_doc.pointer("/input") else {
+            return Err(fail("The state input could not be read".into()));
+        };
+        let mut bindings = FUNCTIONS.clone();
         // Only a variable named in the text can be read ($eval is gone), so only those are bound.
         for (name, value) in vars {
             if self.mentions_variable(name) {
                 bindings = bindings.var(name.as_str(), value.clone());
             }
         }
-        match self.compiled.evaluate(Some(states.input), &bindings) {
+        let evaluate = |expr: &Expression| {
+            expr.evaluate_document_with(
+                &input_doc,
+                &[("states", &states_doc)],
+                &bindings,
+                &Options::default(),
+            )
+        };
+        match evaluate(&self.compiled) {
             Ok(Some(v)) => Ok(v),
-            Ok(None) if self.yields_function(&bindings, states.input) => Err(fail(format!(
-                "The JSONata expression '{}' specified for the field '{location}' returned an unsupported result type.",
-                self.source
-            ))),
+            // jlens-core gives a function result as undefined; AWS reports it apart, so on that
+            // (rare) path the expression's type is asked for.
+            Ok(None)
+                if Expression::compile(&format!("$type(({}))", self.source)).is_ok_and(
+                    |probe| matches!(evaluate(&probe), Ok(Some(Value::String(t))) if t == "function"),
+                ) =>
+            {
+                Err(fail(format!(
+                    "The JSONata expression '{}' specified for the field '{location}' returned an unsupported result type.",
+                    self.source
+                )))
+            }
             Ok(None) => Err(fail(format!(
                 "The JSONata expression '{}' specified for the field '{location}' returned nothing (undefined).",
                 self.source
@@ -139,15 +170,6 @@ impl Expr {
                 && bytes[i - 1] == b'$'
                 && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
         })
-    }
-
-    /// jlens-core gives a function result as undefined; AWS reports it apart, so on that (rare)
-    /// path the expression's type is asked for.
-    fn yields_function(&self, bindings: &Bindings, input: &Value) -> bool {
-        let Ok(probe) = Expression::compile(&format!("$type(({}))", self.source)) else {
-            return false;
-        };
-        matches!(probe.evaluate(Some(input), bindings), Ok(Some(Value::String(t))) if t == "function")
     }
 }
 
