@@ -461,6 +461,14 @@ fn jsonata_fields_are_refused_where_the_state_type_has_no_use_for_them() {
         "SCHEMA_VALIDATION_FAILED",
         "/States/A/Arguments",
     );
+    let d = diagnostics(jsonata(
+        json!({"A": {"Type": "Pass", "Items": [1], "End": true}}),
+    ));
+    assert!(
+        d.iter()
+            .any(|d| d.location == "/States/A/Items" && d.message.contains("only in Map")),
+        "{d:#?}"
+    );
 }
 
 #[test]

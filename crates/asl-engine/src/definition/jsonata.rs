@@ -169,8 +169,22 @@ impl Loader {
         if ty == "Map" {
             js.items = self.jsonata_field(obj, "Items", loc);
             js.item_selector = self.jsonata_field(obj, "ItemSelector", loc);
-            rest.remove("Items");
-            rest.remove("ItemSelector");
+        } else {
+            for (key, only_in) in [
+                ("Items", "Map"),
+                ("ItemSelector", "Map"),
+                ("Condition", "a Choice rule"),
+            ] {
+                if obj.contains_key(key) {
+                    self.schema(
+                        &format!("{loc}/{key}"),
+                        format!("The field '{key}' is supported only in {only_in}"),
+                    );
+                }
+            }
+        }
+        for key in ["Items", "ItemSelector", "Condition"] {
+            rest.remove(key);
         }
         for key in EXPRESSION_VALUED {
             let Some(v) = obj.get(*key) else { continue };
