@@ -64,9 +64,15 @@ mod intrinsics;
 mod path;
 mod result;
 mod template;
+mod teststate;
 
 pub use definition::{retrier_defaults, DefinitionError, Diagnostic};
 pub use result::{ExecutionResult, ExecutionStatus, HistoryEvent};
+pub use teststate::{
+    test_state, ErrorDetails, FieldValidationMode, InspectionData, InspectionLevel,
+    StateConfiguration, TestMock, TestStateAccount, TestStateError, TestStateRequest,
+    TestStateResponse, TestStatus, BARE_STATE_NAME,
+};
 
 use serde_json::Value;
 use std::sync::Arc;

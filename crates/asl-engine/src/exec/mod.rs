@@ -19,9 +19,11 @@ mod env;
 mod fanout;
 mod recovery;
 mod run;
+mod single;
 mod task;
 
 pub(crate) use run::{execute, express_execution_arn};
+pub(crate) use single::{run_single, Mocked, Plan, Tolerance};
 
 use serde_json::{Map, Value};
 
