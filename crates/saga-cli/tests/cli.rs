@@ -473,13 +473,108 @@ fn validate_accepts_the_shipped_workflow_filled_or_not() {
 
 #[test]
 fn help_has_examples() {
-    for sub in ["run", "validate"] {
+    for sub in ["run", "validate", "test-state"] {
         let out = saga(&[sub, "--help"]);
         assert_eq!(out.status.code(), Some(0));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Examples:"), "{sub}: {text}");
         assert!(text.contains(&format!("saga {sub} ")), "{sub}: {text}");
     }
+}
+
+#[test]
+fn test_state_prints_the_response_as_the_aws_cli_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let machine = dir.path().join("machine.json");
+    std::fs::write(
+        &machine,
+        r#"{"StartAt": "Check", "States": {
+            "Check": {"Type": "Choice", "Choices": [{"Variable": "$.cost", "NumericLessThan": 10, "Next": "Cheap"}], "Default": "Dear"},
+            "Cheap": {"Type": "Succeed"}, "Dear": {"Type": "Fail"}}}"#,
+    )
+    .unwrap();
+    let out = saga(&[
+        "test-state",
+        "--definition",
+        &format!("file://{}", machine.display()),
+        "--state-name",
+        "Check",
+        "--input",
+        r#"{"cost": 12}"#,
+        "--inspection-level",
+        "DEBUG",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let response = stdout_json(&out);
+    assert_eq!(response["status"], "SUCCEEDED");
+    assert_eq!(response["nextState"], "Dear");
+    assert_eq!(output_of(&response), json!({"cost": 12}));
+    assert_eq!(
+        response["inspectionData"]["afterInputPath"],
+        r#"{"cost":12}"#
+    );
+}
+
+#[test]
+fn test_state_takes_mocks_state_configuration_and_function_answers() {
+    let task = r#"{"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "double", "Payload.$": "$"}, "OutputPath": "$.Payload",
+        "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "BackoffRate": 3}], "End": true}"#;
+    let out = saga(&[
+        "test-state",
+        "--definition",
+        task,
+        "--mock",
+        r#"{"errorOutput": {"error": "Boom", "cause": "bang"}}"#,
+        "--state-configuration",
+        r#"{"retrierRetryCount": 2}"#,
+        "--inspection-level",
+        "TRACE",
+    ]);
+    let response = stdout_json(&out);
+    assert_eq!(response["status"], "RETRIABLE");
+    assert_eq!(
+        response["inspectionData"]["errorDetails"],
+        json!({"retryBackoffIntervalSeconds": 18, "retryIndex": 0})
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let answers = dir.path().join("functions.json");
+    std::fs::write(&answers, r#"{"double": {"Payload": {"n": 4}}}"#).unwrap();
+    let out = saga(&[
+        "test-state",
+        "--definition",
+        task,
+        "--input",
+        r#"{"n": 2}"#,
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/r",
+        "--function-mock",
+        answers.to_str().unwrap(),
+    ]);
+    let response = stdout_json(&out);
+    assert_eq!(response["status"], "SUCCEEDED", "{response}");
+    assert_eq!(output_of(&response), json!({"n": 4}));
+}
+
+#[test]
+fn test_state_refusals_exit_1_with_the_exception() {
+    assert_refused(
+        &["test-state", "--definition", r#"{"Type": "Pass", "End": true}"#, "--mock", r#"{"result": "{}"}"#],
+        "An error occurred (ValidationException) when calling the TestState operation: State type 'Pass' is not supported when a mock is specified",
+    );
+    assert_refused(
+        &[
+            "test-state",
+            "--definition",
+            r#"{"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": true}"#,
+        ],
+        "RoleArn must be specified when testing a Task state",
+    );
+    assert_refused(
+        &["test-state", "--definition", "file:///nonexistent/x.json"],
+        "cannot read /nonexistent/x.json",
+    );
 }
 
 /// One Step Functions API call over plain HTTP/1.1: the response's status line and JSON body.
