@@ -331,6 +331,18 @@ async fn an_unmocked_task_calls_its_resource_and_wait_answers_at_once() {
     assert_eq!(r.output, Some(json!({"got": 3})));
     assert_eq!(r.inspection_data.unwrap().result, Some(json!({"v": 3})));
 
+    // The function gets the parameters shown, not a second evaluation of them.
+    let r = call(json!({
+        "definition": r#"{"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:echo", "Parameters": {"id.$": "States.UUID()"}, "End": true}"#,
+        "roleArn": "arn:aws:iam::111111111111:role/r",
+        "inspectionLevel": "DEBUG",
+    }))
+    .await
+    .unwrap();
+    let data = r.inspection_data.unwrap();
+    assert!(data.result.as_ref().is_some_and(|v| v["id"].is_string()));
+    assert_eq!(data.after_parameters, data.result);
+
     let r = call(json!({
         "definition": r#"{"Type": "Wait", "Seconds": 1, "OutputPath": "$.keep", "Next": "After"}"#,
         "input": r#"{"keep": true}"#,

@@ -13,9 +13,10 @@ use super::recovery::error_matches;
 use super::run::{Run, SingleIds};
 use super::task::{invoke_task, TaskCall};
 use super::{Failure, Vars};
-use crate::definition::{ErrorSource, Kind, MapDef, Seconds, State};
+use crate::definition::{ErrorSource, Kind, MapDef, Seconds, State, TaskDef};
 use crate::envelope::TaskResult;
 use crate::path::{compact, JsonPath};
+use crate::template::Template;
 use crate::teststate::{ErrorDetails, InspectionData, TestStateError, TestStatus};
 use crate::Resources;
 use serde_json::{json, Map, Value};
@@ -424,8 +425,11 @@ async fn attempt(
                         })
                     }
                     None => {
+                        // The call is made with the parameters just inspected, not evaluated
+                        // again: an intrinsic such as States.UUID would give another value.
+                        let sent = sending(state, task, ins.after_parameters.clone());
                         let call = TaskCall {
-                            state,
+                            state: &sent,
                             task,
                             input: &after_input,
                             retry_count: plan.retry_count,
@@ -485,6 +489,28 @@ async fn attempt(
         ins.after_result_selector = Some(v.clone());
     }
     Ok(selected)
+}
+
+/// The Task `state` with `parameters` fixed to the values already evaluated, for the call.
+fn sending(state: &State, task: &TaskDef, parameters: Option<Value>) -> State {
+    State {
+        name: state.name.clone(),
+        kind: Kind::Task(TaskDef {
+            resource: task.resource.clone(),
+            target: task.target.clone(),
+            timeout: task.timeout.clone(),
+            heartbeat: task.heartbeat.clone(),
+        }),
+        input_path: state.input_path.clone(),
+        output_path: state.output_path.clone(),
+        parameters: parameters.map(Template::Literal),
+        result_selector: None,
+        result_path: state.result_path.clone(),
+        assign: None,
+        retry: Vec::new(),
+        catch: Vec::new(),
+        next: state.next.clone(),
+    }
 }
 
 /// A Map state's own fields around its mocked result: the items, ItemSelector, MaxConcurrency
