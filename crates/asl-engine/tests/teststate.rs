@@ -351,6 +351,15 @@ async fn an_unmocked_task_calls_its_resource_and_wait_answers_at_once() {
     .unwrap();
     assert_eq!(r.output, Some(json!(true)));
     assert_eq!(r.next_state.as_deref(), Some("After"));
+
+    let r = call(json!({
+        "definition": r#"{"Type": "Wait", "SecondsPath": "$.delay", "End": true}"#,
+        "input": r#"{"delay": "soon"}"#,
+    }))
+    .await
+    .unwrap();
+    assert_eq!(r.status, TestStatus::Failed);
+    assert_eq!(r.error.as_deref(), Some("States.Runtime"));
 }
 
 #[tokio::test]

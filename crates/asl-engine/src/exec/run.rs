@@ -438,7 +438,12 @@ fn render_plain(v: &Value) -> String {
     }
 }
 
-fn wait_seconds(run: &Run, st: &StateCtx, spec: &WaitSpec, eff: &Value) -> Result<f64, Failure> {
+pub(super) fn wait_seconds(
+    run: &Run,
+    st: &StateCtx,
+    spec: &WaitSpec,
+    eff: &Value,
+) -> Result<f64, Failure> {
     let too_long = |secs: f64| {
         if secs > i32::MAX as f64 {
             Err(st.runtime("Wait state delay is too long."))

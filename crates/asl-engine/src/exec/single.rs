@@ -10,7 +10,7 @@
 use super::choice::eval_condition;
 use super::env::{apply_result_path, assign_values, check_result_path, commit_vars, Env, StateCtx};
 use super::recovery::error_matches;
-use super::run::{Run, SingleIds};
+use super::run::{wait_seconds, Run, SingleIds};
 use super::task::{invoke_task, TaskCall};
 use super::{Failure, Vars};
 use crate::definition::{ErrorSource, Kind, MapDef, Seconds, State, TaskDef};
@@ -151,12 +151,14 @@ pub(crate) async fn run_single(
         Kind::Choice { rules, default } => {
             choice(&run, &st, &state, rules, default, raw, &mut vars, &mut ins)
         }
-        Kind::Wait(_) => {
-            // TestState answers at once: the delay is the execution's business, not the state's.
+        Kind::Wait(spec) => {
+            // TestState answers at once: the delay is worked out, so that a bad SecondsPath or
+            // TimestampPath fails as it would, but not waited.
             let env = Env::new(&run, &st, &vars);
             env.select_owned(&state.input_path, raw)
                 .inspect(|v| ins.after_input_path = Some(v.clone()))
                 .and_then(|eff| {
+                    wait_seconds(&run, &st, spec, &eff)?;
                     let new_vars = assign_values(&env, &state.assign, &eff)?;
                     let out = env.select_owned(&state.output_path, eff)?;
                     Ok((out, new_vars))
