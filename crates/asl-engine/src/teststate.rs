@@ -21,6 +21,9 @@ use crate::{Resources, StateMachine};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
+/// How long a TestState call may run; AWS fails it with `States.Timeout` after five minutes.
+const MAX_RUN: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The name AWS gives a bare state definition under test.
 pub const BARE_STATE_NAME: &str = "StateName";
 
@@ -784,14 +787,24 @@ pub async fn test_state(
             percentage_path: text("ToleratedFailurePercentagePath"),
         },
     };
-    let outcome = run_single(plan, resources).await?;
+    let level = request.inspection_level;
+    let Ok(outcome) = tokio::time::timeout(MAX_RUN, run_single(plan, resources)).await else {
+        return Ok(TestStateResponse {
+            status: TestStatus::Failed,
+            output: None,
+            error: Some("States.Timeout".into()),
+            cause: None,
+            next_state: None,
+            inspection_data: None,
+        });
+    };
+    let outcome = outcome?;
     Ok(TestStateResponse {
         status: outcome.status,
         output: outcome.output,
         error: outcome.error,
         cause: outcome.cause,
         next_state: outcome.next_state,
-        inspection_data: (request.inspection_level != InspectionLevel::Info)
-            .then_some(outcome.inspection),
+        inspection_data: (level != InspectionLevel::Info).then_some(outcome.inspection),
     })
 }

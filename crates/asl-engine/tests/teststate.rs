@@ -25,6 +25,30 @@ impl Resources for Echo {
     }
 }
 
+/// A function that never answers.
+struct Silent;
+
+#[async_trait::async_trait]
+impl Resources for Silent {
+    async fn invoke(&self, _: InvokeRequest) -> InvokeResponse {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_ends_with_states_timeout_after_five_minutes_as_on_aws() {
+    let body = json!({
+        "definition": r#"{"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:slow", "End": true}"#,
+        "roleArn": "arn:aws:iam::111111111111:role/r",
+    });
+    let request = TestStateRequest::from_json(body.as_object().unwrap()).unwrap();
+    let r = test_state(&request, &TestStateAccount::default(), Arc::new(Silent))
+        .await
+        .unwrap();
+    assert_eq!(r.status, TestStatus::Failed);
+    assert_eq!(r.error.as_deref(), Some("States.Timeout"));
+}
+
 async fn call(body: Value) -> Result<TestStateResponse, TestStateError> {
     let request = TestStateRequest::from_json(body.as_object().expect("an object"))?;
     test_state(&request, &TestStateAccount::default(), Arc::new(Echo)).await
