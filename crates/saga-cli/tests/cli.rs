@@ -678,6 +678,62 @@ fn serve_runs_step_functions_local_test_cases() {
     );
 }
 
+/// TestState on `saga serve` tests a state of the workflow one would deploy, its Task calling the saga's own
+/// function as an execution's would.
+#[cfg(unix)]
+#[test]
+fn serve_tests_a_state_of_the_shipped_workflow_against_its_functions() {
+    let serve::Serving {
+        mut child, addr, ..
+    } = serve::serve(&["--time-scale", "0.01"]);
+    let mut definition = std::fs::read_to_string(workflow()).unwrap();
+    for var in workflow_vars() {
+        let (name, value) = var
+            .trim_start_matches("--var=")
+            .split_once('=')
+            .expect("NAME=VALUE");
+        definition = definition.replace(&format!("${{{name}}}"), value);
+    }
+    let mut input: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("workflow-input.json")).unwrap(),
+    )
+    .unwrap();
+    // What the gateway hands over when the request carries no fault plan.
+    input["faults"] = Value::Null;
+    let order_id = format!("o-teststate-{}", std::process::id());
+    input["order"] = json!({"orderId": order_id});
+    let (status, response) = sfn_call(
+        &addr,
+        "TestState",
+        &json!({
+            "definition": definition,
+            "stateName": "CreateOrder",
+            "input": input.to_string(),
+            "roleArn": "arn:aws:iam::123456789012:role/local",
+            "inspectionLevel": "DEBUG",
+        }),
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(status.contains(" 200 "), "{status}: {response}");
+    assert_eq!(response["status"], "SUCCEEDED", "{response}");
+    assert_eq!(response["nextState"], "CheckReplay");
+    let output = output_of(&response);
+    assert_eq!(output["order"]["orderId"], json!(order_id), "{output}");
+    assert_eq!(output["order"]["status"], "PENDING", "{output}");
+    let sent: Value = serde_json::from_str(
+        response["inspectionData"]["afterParameters"]
+            .as_str()
+            .expect("afterParameters is JSON text"),
+    )
+    .unwrap();
+    assert_eq!(
+        sent["FunctionName"],
+        "arn:aws:lambda:us-east-1:123456789012:function:create-order"
+    );
+    assert_eq!(sent["Payload"]["attempt"], 0);
+}
+
 /// A supervisor stops a server with SIGTERM; the server must shut down gracefully and exit 0, not die.
 #[cfg(unix)]
 #[test]
