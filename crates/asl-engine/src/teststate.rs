@@ -449,6 +449,53 @@ fn raw_state<'a>(states: &'a Map<String, Value>, name: &str) -> Option<&'a Value
     })
 }
 
+/// Like [`raw_state`], for changing the state found.
+fn raw_state_mut<'a>(states: &'a mut Map<String, Value>, name: &str) -> Option<&'a mut Value> {
+    if states.contains_key(name) {
+        return states.get_mut(name);
+    }
+    for s in states.values_mut() {
+        let Some(obj) = s.as_object_mut() else {
+            continue;
+        };
+        for (key, graph) in obj.iter_mut() {
+            let graphs: Vec<&mut Value> = match (key.as_str(), graph) {
+                ("ItemProcessor" | "Iterator", g) => vec![g],
+                ("Branches", Value::Array(bs)) => bs.iter_mut().collect(),
+                _ => continue,
+            };
+            for g in graphs {
+                if let Some(found) = g
+                    .get_mut("States")
+                    .and_then(Value::as_object_mut)
+                    .and_then(|inner| raw_state_mut(inner, name))
+                {
+                    return Some(found);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The resource a mocked Task is loaded with. With a mock the resource is never called, so
+/// the integration patterns TestState accepts only with a mock (`.sync`, `.waitForTaskToken`,
+/// activities), which this engine cannot run, stand in as the plain request-response
+/// integration or a service named `activity`.
+fn mocked_resource(resource: &str) -> Option<String> {
+    if let Some(rest) = resource.strip_prefix("arn:aws:states:::") {
+        let plain = rest
+            .strip_suffix(".waitForTaskToken")
+            .or_else(|| rest.strip_suffix(".sync"))
+            .or_else(|| rest.rsplit_once(".sync:").map(|(head, _)| head))?;
+        return Some(format!("arn:aws:states:::{plain}"));
+    }
+    let (_, activity) = resource
+        .strip_prefix("arn:aws:states:")?
+        .split_once(":activity:")?;
+    Some(format!("arn:aws:states:::activity:{activity}"))
+}
+
 /// The loaded state called `name`, searched through branches and processors.
 fn find_state(graph: &Graph, name: &str) -> Option<Arc<State>> {
     if let Some(s) = graph.states.get(name) {
@@ -503,7 +550,11 @@ struct Loaded {
 /// Loads the definition and finds the state under test. A bare state becomes the only state
 /// of a machine of its own, under [`BARE_STATE_NAME`]; the states it leads to are stood in by
 /// Succeed states, since only their names matter to it.
-fn load(definition: &str, state_name: Option<&str>) -> Result<Loaded, TestStateError> {
+fn load(
+    definition: &str,
+    state_name: Option<&str>,
+    mocked: bool,
+) -> Result<Loaded, TestStateError> {
     let value: Value = serde_json::from_str(definition)
         .map_err(|e| definition_error(crate::definition::invalid_json(&e)))?;
     let Value::Object(top) = &value else {
@@ -542,6 +593,16 @@ fn load(definition: &str, state_name: Option<&str>) -> Result<Loaded, TestStateE
         .and_then(|s| raw_state(s, &name))
         .cloned();
     if let Some(states) = machine.get_mut("States").and_then(Value::as_object_mut) {
+        let tested = raw_state_mut(states, &name).and_then(Value::as_object_mut);
+        if let Some(tested) = tested.filter(|_| mocked) {
+            let stand_in = tested
+                .get("Resource")
+                .and_then(Value::as_str)
+                .and_then(mocked_resource);
+            if let Some(r) = stand_in {
+                tested.insert("Resource".into(), json!(r));
+            }
+        }
         strip_distributed(states);
     }
     let text = Value::Object(machine).to_string();
@@ -661,7 +722,11 @@ pub async fn test_state(
     account: &TestStateAccount,
     resources: Arc<dyn Resources>,
 ) -> Result<TestStateResponse, TestStateError> {
-    let loaded = load(&request.definition, request.state_name.as_deref())?;
+    let loaded = load(
+        &request.definition,
+        request.state_name.as_deref(),
+        request.mock.is_some(),
+    )?;
     let state = loaded.state.clone();
     let kind = kind_name(&state.kind);
     let sc = &request.state_configuration;

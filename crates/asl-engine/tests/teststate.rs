@@ -414,3 +414,35 @@ async fn requests_are_refused_with_aws_s_messages() {
             .unwrap_err();
     assert_eq!(e.code(), "InvalidDefinition");
 }
+
+#[tokio::test]
+async fn sync_and_callback_tasks_are_tested_with_a_mock_only() {
+    for resource in [
+        "arn:aws:states:::ecs:runTask.sync",
+        "arn:aws:states:::states:startExecution.sync:2",
+        "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "arn:aws:states:us-east-1:123456789012:activity:approve",
+    ] {
+        let definition =
+            json!({"Type": "Task", "Resource": resource, "ResultPath": "$.done", "End": true})
+                .to_string();
+        let r = call(json!({
+            "definition": definition,
+            "input": r#"{"a": 1}"#,
+            "mock": {"result": r#"{"ok": true}"#},
+        }))
+        .await
+        .unwrap();
+        assert_eq!(r.status, TestStatus::Succeeded, "{resource}");
+        assert_eq!(
+            r.output,
+            Some(json!({"a": 1, "done": {"ok": true}})),
+            "{resource}"
+        );
+
+        let e = call(json!({"definition": definition, "roleArn": "arn:aws:iam::1:role/r"}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "InvalidDefinition", "{resource}");
+    }
+}
