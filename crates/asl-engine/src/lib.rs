@@ -22,6 +22,8 @@
 //!   iterations are tokio tasks so that they really overlap, and every wait goes through tokio
 //!   time so tests can run with `tokio::time::pause()`.
 //! - `result`: the execution record, its `StartSyncExecution` JSON, and history events.
+//! - `teststate`: [`test_state`], one state run alone as the TestState API runs it, with the
+//!   intermediate data AWS reports; the running itself is `exec::single`.
 //!
 //! History event ids are always counted, even when history is not recorded, because AWS quotes
 //! them in runtime-error causes (`... (entered at the event id #4). ...`).
@@ -68,9 +70,15 @@ mod jsonata;
 mod path;
 mod result;
 mod template;
+mod teststate;
 
 pub use definition::{retrier_defaults, DefinitionError, Diagnostic};
 pub use result::{ExecutionResult, ExecutionStatus, HistoryEvent};
+pub use teststate::{
+    test_state, ErrorDetails, FieldValidationMode, InspectionData, InspectionLevel,
+    StateConfiguration, TestMock, TestStateAccount, TestStateError, TestStateRequest,
+    TestStateResponse, TestStatus, BARE_STATE_NAME,
+};
 
 use serde_json::Value;
 use std::sync::Arc;

@@ -20,6 +20,7 @@ mod chaos;
 mod run;
 mod serve;
 mod smoke;
+mod test_state;
 mod validate;
 
 #[derive(Parser)]
@@ -41,6 +42,8 @@ enum Command {
     Run(run::Args),
     /// Check a definition as ValidateStateMachineDefinition does, printing each problem with its JSON location.
     Validate(validate::Args),
+    /// Test one state offline as the TestState API does (the options of `aws stepfunctions test-state`).
+    TestState(test_state::Args),
     /// Prove from the definition that every path ends before the workflow's timeout, and that timeout before the
     /// gateway's.
     Budget(budget::Args),
@@ -80,6 +83,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Run(args) => run::run(args).await,
         Command::Validate(args) => validate::run(args),
+        Command::TestState(args) => test_state::run(args).await,
         Command::Budget(args) => budget::run(args),
         Command::Chaos(args) => chaos::run(args).await,
         Command::Bench(args) => bench::run(args).await,

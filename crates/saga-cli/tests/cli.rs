@@ -499,13 +499,108 @@ fn validate_accepts_the_shipped_workflow_filled_or_not() {
 
 #[test]
 fn help_has_examples() {
-    for sub in ["run", "validate"] {
+    for sub in ["run", "validate", "test-state"] {
         let out = saga(&[sub, "--help"]);
         assert_eq!(out.status.code(), Some(0));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Examples:"), "{sub}: {text}");
         assert!(text.contains(&format!("saga {sub} ")), "{sub}: {text}");
     }
+}
+
+#[test]
+fn test_state_prints_the_response_as_the_aws_cli_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let machine = dir.path().join("machine.json");
+    std::fs::write(
+        &machine,
+        r#"{"StartAt": "Check", "States": {
+            "Check": {"Type": "Choice", "Choices": [{"Variable": "$.cost", "NumericLessThan": 10, "Next": "Cheap"}], "Default": "Dear"},
+            "Cheap": {"Type": "Succeed"}, "Dear": {"Type": "Fail"}}}"#,
+    )
+    .unwrap();
+    let out = saga(&[
+        "test-state",
+        "--definition",
+        &format!("file://{}", machine.display()),
+        "--state-name",
+        "Check",
+        "--input",
+        r#"{"cost": 12}"#,
+        "--inspection-level",
+        "DEBUG",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let response = stdout_json(&out);
+    assert_eq!(response["status"], "SUCCEEDED");
+    assert_eq!(response["nextState"], "Dear");
+    assert_eq!(output_of(&response), json!({"cost": 12}));
+    assert_eq!(
+        response["inspectionData"]["afterInputPath"],
+        r#"{"cost":12}"#
+    );
+}
+
+#[test]
+fn test_state_takes_mocks_state_configuration_and_function_answers() {
+    let task = r#"{"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "double", "Payload.$": "$"}, "OutputPath": "$.Payload",
+        "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "BackoffRate": 3}], "End": true}"#;
+    let out = saga(&[
+        "test-state",
+        "--definition",
+        task,
+        "--mock",
+        r#"{"errorOutput": {"error": "Boom", "cause": "bang"}}"#,
+        "--state-configuration",
+        r#"{"retrierRetryCount": 2}"#,
+        "--inspection-level",
+        "TRACE",
+    ]);
+    let response = stdout_json(&out);
+    assert_eq!(response["status"], "RETRIABLE");
+    assert_eq!(
+        response["inspectionData"]["errorDetails"],
+        json!({"retryBackoffIntervalSeconds": 18, "retryIndex": 0})
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let answers = dir.path().join("functions.json");
+    std::fs::write(&answers, r#"{"double": {"Payload": {"n": 4}}}"#).unwrap();
+    let out = saga(&[
+        "test-state",
+        "--definition",
+        task,
+        "--input",
+        r#"{"n": 2}"#,
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/r",
+        "--function-mock",
+        answers.to_str().unwrap(),
+    ]);
+    let response = stdout_json(&out);
+    assert_eq!(response["status"], "SUCCEEDED", "{response}");
+    assert_eq!(output_of(&response), json!({"n": 4}));
+}
+
+#[test]
+fn test_state_refusals_exit_1_with_the_exception() {
+    assert_refused(
+        &["test-state", "--definition", r#"{"Type": "Pass", "End": true}"#, "--mock", r#"{"result": "{}"}"#],
+        "An error occurred (ValidationException) when calling the TestState operation: State type 'Pass' is not supported when a mock is specified",
+    );
+    assert_refused(
+        &[
+            "test-state",
+            "--definition",
+            r#"{"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": true}"#,
+        ],
+        "RoleArn must be specified when testing a Task state",
+    );
+    assert_refused(
+        &["test-state", "--definition", "file:///nonexistent/x.json"],
+        "cannot read /nonexistent/x.json",
+    );
 }
 
 /// One Step Functions API call over plain HTTP/1.1: the response's status line and JSON body.
@@ -607,6 +702,62 @@ fn serve_runs_step_functions_local_test_cases() {
         "{}",
         stderr(&bad)
     );
+}
+
+/// TestState on `saga serve` tests a state of the workflow one would deploy, its Task calling the saga's own
+/// function as an execution's would.
+#[cfg(unix)]
+#[test]
+fn serve_tests_a_state_of_the_shipped_workflow_against_its_functions() {
+    let serve::Serving {
+        mut child, addr, ..
+    } = serve::serve(&["--time-scale", "0.01"]);
+    let mut definition = std::fs::read_to_string(workflow()).unwrap();
+    for var in workflow_vars() {
+        let (name, value) = var
+            .trim_start_matches("--var=")
+            .split_once('=')
+            .expect("NAME=VALUE");
+        definition = definition.replace(&format!("${{{name}}}"), value);
+    }
+    let mut input: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("workflow-input.json")).unwrap(),
+    )
+    .unwrap();
+    // What the gateway hands over when the request carries no fault plan.
+    input["faults"] = Value::Null;
+    let order_id = format!("o-teststate-{}", std::process::id());
+    input["order"] = json!({"orderId": order_id});
+    let (status, response) = sfn_call(
+        &addr,
+        "TestState",
+        &json!({
+            "definition": definition,
+            "stateName": "CreateOrder",
+            "input": input.to_string(),
+            "roleArn": "arn:aws:iam::123456789012:role/local",
+            "inspectionLevel": "DEBUG",
+        }),
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(status.contains(" 200 "), "{status}: {response}");
+    assert_eq!(response["status"], "SUCCEEDED", "{response}");
+    assert_eq!(response["nextState"], "CheckReplay");
+    let output = output_of(&response);
+    assert_eq!(output["order"]["orderId"], json!(order_id), "{output}");
+    assert_eq!(output["order"]["status"], "PENDING", "{output}");
+    let sent: Value = serde_json::from_str(
+        response["inspectionData"]["afterParameters"]
+            .as_str()
+            .expect("afterParameters is JSON text"),
+    )
+    .unwrap();
+    assert_eq!(
+        sent["FunctionName"],
+        "arn:aws:lambda:us-east-1:123456789012:function:create-order"
+    );
+    assert_eq!(sent["Payload"]["attempt"], 0);
 }
 
 /// A supervisor stops a server with SIGTERM; the server must shut down gracefully and exit 0, not die.

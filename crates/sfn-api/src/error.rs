@@ -16,6 +16,10 @@ pub enum SfnError {
     StateMachineTypeNotSupported(String),
     #[error("Invalid State Machine Definition: '{0}'")]
     InvalidDefinition(String),
+    /// An `InvalidDefinition` whose message is complete as it stands: TestState words some of
+    /// its refusals without the wrapper of [`SfnError::InvalidDefinition`].
+    #[error("{0}")]
+    InvalidDefinitionMessage(String),
     #[error("Invalid Arn: '{0}'")]
     InvalidArn(String),
     #[error("Invalid Name: '{0}'")]
@@ -66,7 +70,9 @@ impl SfnError {
             SfnError::StateMachineDoesNotExist(_) => "StateMachineDoesNotExist",
             SfnError::StateMachineAlreadyExists(_) => "StateMachineAlreadyExists",
             SfnError::StateMachineTypeNotSupported(_) => "StateMachineTypeNotSupported",
-            SfnError::InvalidDefinition(_) => "InvalidDefinition",
+            SfnError::InvalidDefinition(_) | SfnError::InvalidDefinitionMessage(_) => {
+                "InvalidDefinition"
+            }
             SfnError::InvalidArn(_) => "InvalidArn",
             SfnError::InvalidName(_) => "InvalidName",
             SfnError::InvalidExecutionInput(_) => "InvalidExecutionInput",

@@ -5,7 +5,7 @@
 //! AWSStepFunctions.<Op>` and `application/x-amz-json-1.0` bodies) for the operations an
 //! Express workflow behind API Gateway needs: CreateStateMachine, DescribeStateMachine,
 //! UpdateStateMachine, ListStateMachines, DeleteStateMachine, StartSyncExecution,
-//! StartExecution, TagResource, UntagResource, ListTagsForResource and
+//! StartExecution, TagResource, UntagResource, ListTagsForResource, TestState and
 //! ValidateStateMachineDefinition. The other Step Functions operations answer
 //! [`UNSUPPORTED_OPERATION`], naming themselves. Request and response members, date encoding
 //! (epoch seconds as a float) and error `__type`s are AWS's, so that the generated SDK clients

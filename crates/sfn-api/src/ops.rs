@@ -5,6 +5,7 @@
 
 use asl_engine::{
     execute, execute_as, express_execution_arn, ExecutionOptions, ExecutionResult, StateMachine,
+    TestStateAccount, TestStateError, TestStateRequest,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -37,6 +38,7 @@ pub(crate) async fn call(api: &SfnApi, operation: &str, body: Value) -> Result<V
         "StartSyncExecution" => start_sync_execution(api, &body).await,
         "StartExecution" => start_execution(api, &body).await,
         "ValidateStateMachineDefinition" => validate_state_machine_definition(&body),
+        "TestState" => test_state(api, &body).await,
         "DescribeExecution" | "GetExecutionHistory" => execution_record(operation, &body),
         "ListExecutions" => list_executions(api, &body),
         _ if AWS_OPERATIONS.contains(&operation) => Err(unsupported(operation, "")),
@@ -591,6 +593,44 @@ fn validate_state_machine_definition(body: &Map<String, Value>) -> Result<Value,
         }
     }
     Ok(asl_engine::validate_state_machine_definition(definition))
+}
+
+/// TestState: one state run alone, with the exceptions and messages AWS answers. Task states
+/// that are not mocked call the same [`crate::ResourcesFactory`] as executions.
+async fn test_state(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
+    let definition = required(body, "definition")?;
+    if definition.len() > MAX_DEFINITION_BYTES {
+        return Err(SfnError::ValidationException(format!(
+            "1 validation error detected: Value at 'definition' failed to satisfy constraint: Member must have length less than or equal to {MAX_DEFINITION_BYTES}"
+        )));
+    }
+    let request = TestStateRequest::from_json(body).map_err(test_state_error)?;
+    let context = ExecutionContext {
+        state_machine_arn: api.state_machine_arn("TestState"),
+        state_machine_name: "TestState".into(),
+        execution_name: uuid::Uuid::new_v4().to_string(),
+        input: request
+            .input
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_else(|| json!({})),
+    };
+    let resources = (api.resources)(&context);
+    let account = TestStateAccount {
+        region: api.config.region.clone(),
+        account_id: api.config.account_id.clone(),
+    };
+    let response = asl_engine::test_state(&request, &account, resources)
+        .await
+        .map_err(test_state_error)?;
+    Ok(response.to_json())
+}
+
+fn test_state_error(e: TestStateError) -> SfnError {
+    match e {
+        TestStateError::Validation(m) => SfnError::ValidationException(m),
+        TestStateError::InvalidDefinition(m) => SfnError::InvalidDefinitionMessage(m),
+    }
 }
 
 /// The `tags` member of TagResource and CreateStateMachine, checked against AWS's limits on

@@ -522,19 +522,6 @@ async fn operations_local_mode_lacks_are_named_in_the_error() {
         Some("CreateActivity is not supported by local mode")
     );
 
-    let test_state = client
-        .test_state()
-        .definition(r#"{"Type": "Pass", "End": true}"#)
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
-    assert_eq!(test_state.code(), Some(sfn_api::UNSUPPORTED_OPERATION));
-    assert_eq!(
-        test_state.message(),
-        Some("TestState is not supported by local mode")
-    );
-
     let version = client
         .publish_state_machine_version()
         .state_machine_arn("arn:aws:states:us-east-1:123456789012:stateMachine:hello")
@@ -543,6 +530,59 @@ async fn operations_local_mode_lacks_are_named_in_the_error() {
         .unwrap_err()
         .into_service_error();
     assert_eq!(version.code(), Some(sfn_api::UNSUPPORTED_OPERATION));
+}
+
+#[tokio::test]
+async fn test_state_answers_the_sdk_with_inspection_data() {
+    use aws_sdk_sfn::types::{InspectionLevel, MockErrorOutput, MockInput, TestExecutionStatus};
+    let client = local_client(&serve().await);
+    let pass = client
+        .test_state()
+        .definition(r#"{"Type": "Pass", "InputPath": "$.a", "Parameters": {"b.$": "$.b"}, "ResultPath": "$.r", "Next": "After"}"#)
+        .input(r#"{"a": {"b": 1}}"#)
+        .inspection_level(InspectionLevel::Debug)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pass.status(), Some(&TestExecutionStatus::Succeeded));
+    assert_eq!(pass.next_state(), Some("After"));
+    let output: serde_json::Value = serde_json::from_str(pass.output().unwrap()).unwrap();
+    assert_eq!(output, json!({"a": {"b": 1}, "r": {"b": 1}}));
+    let data = pass.inspection_data().unwrap();
+    assert_eq!(data.after_input_path(), Some(r#"{"b":1}"#));
+    assert_eq!(data.after_parameters(), Some(r#"{"b":1}"#));
+
+    let retried = client
+        .test_state()
+        .definition(r#"{"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f"}, "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 3, "BackoffRate": 2}], "End": true}"#)
+        .mock(
+            MockInput::builder()
+                .error_output(MockErrorOutput::builder().error("Boom").cause("bang").build())
+                .build(),
+        )
+        .state_configuration(
+            aws_sdk_sfn::types::TestStateConfiguration::builder()
+                .retrier_retry_count(1)
+                .build(),
+        )
+        .inspection_level(InspectionLevel::Trace)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), Some(&TestExecutionStatus::Retriable));
+    assert_eq!(retried.error(), Some("Boom"));
+    let details = retried.inspection_data().unwrap().error_details().unwrap();
+    assert_eq!(details.retry_backoff_interval_seconds(), Some(6));
+    assert_eq!(details.retry_index(), Some(0));
+
+    let refused = client
+        .test_state()
+        .definition(r#"{"Type": "Parallel", "Branches": [{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}], "End": true}"#)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(refused.is_invalid_definition(), "{refused:?}");
 }
 
 #[tokio::test]

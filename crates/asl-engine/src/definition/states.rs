@@ -338,6 +338,8 @@ impl Loader {
                     }
                 }
             }
+            // AWS's own words for an empty list (recorded through TestState).
+            Some(Value::Array(_)) => self.schema(&l, "Value cannot be empty"),
             _ => self.schema(
                 if obj.contains_key("Branches") {
                     &l

@@ -169,6 +169,13 @@ impl<'a> Env<'a> {
                 path.eval_within(input, self.input_skip).map_err(|m| m.0)
             }
             Root::Input => path.eval(input).map_err(|m| m.0),
+            Root::Context if self.run.context_override.is_some() => {
+                let mut ctx = self.run.context_override.clone().unwrap_or_default();
+                if let (Some((i, v)), Value::Object(m)) = (self.item, &mut ctx) {
+                    m.insert("Map".into(), json!({"Item": {"Index": i, "Value": v}}));
+                }
+                path.eval(&ctx).map_err(|m| m.0)
+            }
             Root::Context => {
                 // Nearly every context path names a field (`$$.Execution.Name`,
                 // `$$.State.RetryCount`) or one part of it; only that much is built.

@@ -21,9 +21,11 @@ mod fanout;
 mod jsonata;
 mod recovery;
 mod run;
+mod single;
 mod task;
 
 pub(crate) use run::{execute, express_execution_arn};
+pub(crate) use single::{run_single, Mocked, Plan, Tolerance};
 
 use serde_json::{Map, Value};
 

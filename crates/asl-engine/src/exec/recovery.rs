@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::sync::Arc;
 
-fn error_matches(names: &[String], error: &Option<String>) -> bool {
+pub(super) fn error_matches(names: &[String], error: &Option<String>) -> bool {
     names.iter().any(|n| match n.as_str() {
         "States.ALL" => true,
         "States.TaskFailed" => error.as_deref().is_some_and(|e| e != "States.Timeout"),

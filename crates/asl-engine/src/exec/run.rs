@@ -41,9 +41,40 @@ pub(crate) struct Run {
     pub(super) start_date: DateTime<Utc>,
     start_instant: tokio::time::Instant,
     events: Mutex<Events>,
+    /// The whole context object (`$$`) when the caller supplies it instead of the execution
+    /// building it: a state tested alone (TestState) sees exactly the context it was given.
+    pub(super) context_override: Option<Value>,
 }
 
 impl Run {
+    /// The run around one state tested alone: no history, real time, and `context` as the
+    /// whole context object.
+    pub(super) fn single(
+        resources: Arc<dyn Resources>,
+        ids: SingleIds,
+        input: Value,
+        context: Value,
+    ) -> Run {
+        Run {
+            resources,
+            time_scale: 1.0,
+            record: false,
+            execution_arn: ids.execution_arn,
+            name: ids.name,
+            role_arn: ids.role_arn,
+            state_machine_arn: ids.state_machine_arn,
+            state_machine_name: ids.state_machine_name,
+            input,
+            start_date: Utc::now(),
+            start_instant: tokio::time::Instant::now(),
+            events: Mutex::new(Events {
+                next_id: 1,
+                list: Vec::new(),
+            }),
+            context_override: Some(context),
+        }
+    }
+
     /// Wall-clock now, advanced by tokio's clock so that paused-time tests see consistent dates.
     pub(super) fn now(&self) -> DateTime<Utc> {
         let elapsed = self.start_instant.elapsed();
@@ -76,6 +107,15 @@ impl Run {
         }
         id
     }
+}
+
+/// The names a run around one state carries for the Task calls it makes.
+pub(super) struct SingleIds {
+    pub(super) execution_arn: String,
+    pub(super) name: String,
+    pub(super) role_arn: String,
+    pub(super) state_machine_arn: String,
+    pub(super) state_machine_name: String,
 }
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -138,6 +178,7 @@ pub(crate) async fn execute(
             next_id: 1,
             list: Vec::new(),
         }),
+        context_override: None,
     });
     run.event("ExecutionStarted", || {
         json!({

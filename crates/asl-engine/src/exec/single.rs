@@ -1,0 +1,656 @@
+//! One state run alone, as the TestState API runs it: the state's JSONPath pipeline step by
+//! step, each intermediate value kept for `inspectionData`, and Retry and Catch judged once
+//! instead of looped (a retry that would happen answers `RETRIABLE`, a Catch that matches
+//! answers `CAUGHT_ERROR`).
+//!
+//! Map and Parallel states never run their iterations or branches here: TestState requires
+//! a mock of their result, so only their own fields (InputPath, ItemsPath, ItemSelector,
+//! MaxConcurrency, tolerated failures, ResultSelector, ...) are evaluated around it.
+
+use super::choice::eval_condition;
+use super::env::{apply_result_path, assign_values, check_result_path, commit_vars, Env, StateCtx};
+use super::recovery::error_matches;
+use super::run::{wait_seconds, Run, SingleIds};
+use super::task::{invoke_task, TaskCall};
+use super::{Failure, Vars};
+use crate::definition::{ErrorSource, Kind, MapDef, Seconds, State, TaskDef};
+use crate::envelope::TaskResult;
+use crate::path::{compact, JsonPath};
+use crate::template::Template;
+use crate::teststate::{ErrorDetails, InspectionData, TestStateError, TestStatus};
+use crate::Resources;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// What a mock answers in place of the state's work.
+#[derive(Debug, Clone)]
+pub(crate) enum Mocked {
+    Result(Value),
+    Error {
+        error: Option<String>,
+        cause: Option<String>,
+    },
+}
+
+/// A Map state's tolerated-failure fields, which only a distributed Map has and the loader
+/// therefore never sees: read from the raw definition.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tolerance {
+    pub(crate) count: Option<Value>,
+    pub(crate) count_path: Option<String>,
+    pub(crate) percentage: Option<Value>,
+    pub(crate) percentage_path: Option<String>,
+}
+
+/// Everything one TestState run needs, already validated.
+pub(crate) struct Plan {
+    pub(crate) state: Arc<State>,
+    pub(crate) input: Value,
+    pub(crate) variables: Vars,
+    pub(crate) context: Value,
+    pub(crate) execution_arn: String,
+    pub(crate) execution_name: String,
+    pub(crate) role_arn: String,
+    pub(crate) state_machine_arn: String,
+    pub(crate) state_machine_name: String,
+    pub(crate) mock: Option<Mocked>,
+    /// `stateConfiguration.retrierRetryCount`: how many retries already happened.
+    pub(crate) retry_count: u32,
+    pub(crate) map_failures: Option<u64>,
+    /// `stateConfiguration.mapItemReaderData`: the items an ItemReader would have read.
+    pub(crate) reader_items: Option<Value>,
+    pub(crate) tolerance: Tolerance,
+}
+
+/// What became of the state.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome {
+    pub(crate) status: TestStatus,
+    pub(crate) output: Option<Value>,
+    pub(crate) error: Option<String>,
+    pub(crate) cause: Option<String>,
+    pub(crate) next_state: Option<String>,
+    pub(crate) inspection: InspectionData,
+}
+
+impl Outcome {
+    fn succeeded(state: &State, output: Value, inspection: InspectionData) -> Outcome {
+        Outcome {
+            status: TestStatus::Succeeded,
+            output: Some(output),
+            error: None,
+            cause: None,
+            next_state: state.next.clone(),
+            inspection,
+        }
+    }
+
+    fn failed(failure: Failure, inspection: InspectionData) -> Outcome {
+        let (error, cause) = match failure {
+            Failure::Error { error, cause } => (error, cause),
+            Failure::Runtime(cause) => (Some("States.Runtime".into()), Some(cause)),
+            Failure::Abort => (
+                Some("States.Runtime".into()),
+                Some("The task's resource aborted the execution".into()),
+            ),
+        };
+        Outcome {
+            status: TestStatus::Failed,
+            output: None,
+            error,
+            cause,
+            next_state: None,
+            inspection,
+        }
+    }
+}
+
+/// The event id AWS would give the state's entry in a one-state execution (after
+/// ExecutionStarted), quoted by runtime-error causes.
+const ENTERED_EVENT_ID: u64 = 2;
+
+pub(crate) async fn run_single(
+    plan: Plan,
+    resources: Arc<dyn Resources>,
+) -> Result<Outcome, TestStateError> {
+    let ids = SingleIds {
+        execution_arn: plan.execution_arn.clone(),
+        name: plan.execution_name.clone(),
+        role_arn: plan.role_arn.clone(),
+        state_machine_arn: plan.state_machine_arn.clone(),
+        state_machine_name: plan.state_machine_name.clone(),
+    };
+    let run = Run::single(resources, ids, plan.input.clone(), plan.context.clone());
+    let st = StateCtx {
+        name: &plan.state.name,
+        entered_id: ENTERED_EVENT_ID,
+        entered_time: run.now(),
+    };
+    let mut vars = plan.variables.clone();
+    let mut ins = InspectionData {
+        input: Some(plan.input.clone()),
+        ..InspectionData::default()
+    };
+    let state = plan.state.clone();
+    let raw = plan.input.clone();
+    let done = match &state.kind {
+        Kind::Pass { result } => pass(&run, &st, &state, result, raw, &mut vars, &mut ins),
+        Kind::Succeed => {
+            let env = Env::new(&run, &st, &vars);
+            env.select_owned(&state.input_path, raw)
+                .inspect(|v| ins.after_input_path = Some(v.clone()))
+                .and_then(|v| env.select_owned(&state.output_path, v))
+                .map(|out| (out, None))
+        }
+        Kind::Fail { error, cause } => {
+            ins.after_input_path = Some(raw.clone());
+            let env = Env::new(&run, &st, &vars);
+            fail(&env, error, cause, &raw)
+                .and_then(|(error, cause)| Err(Failure::Error { error, cause }))
+        }
+        Kind::Choice { rules, default } => {
+            choice(&run, &st, &state, rules, default, raw, &mut vars, &mut ins)
+        }
+        Kind::Wait(spec) => {
+            // TestState answers at once: the delay is worked out, so that a bad SecondsPath or
+            // TimestampPath fails as it would, but not waited.
+            let env = Env::new(&run, &st, &vars);
+            env.select_owned(&state.input_path, raw)
+                .inspect(|v| ins.after_input_path = Some(v.clone()))
+                .and_then(|eff| {
+                    wait_seconds(&run, &st, spec, &eff)?;
+                    let new_vars = assign_values(&env, &state.assign, &eff)?;
+                    let out = env.select_owned(&state.output_path, eff)?;
+                    Ok((out, new_vars))
+                })
+                .map(|(out, new_vars)| {
+                    commit_vars(&mut vars, new_vars);
+                    (out, None)
+                })
+        }
+        Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
+            return recoverable(&run, &st, &plan, &mut vars, ins).await;
+        }
+    };
+    Ok(match done {
+        Ok((out, next)) => {
+            if state.assign.is_some() {
+                ins.variables = Some(Value::Object(vars));
+            }
+            let mut o = Outcome::succeeded(&state, out, ins);
+            if next.is_some() {
+                o.next_state = next;
+            }
+            o
+        }
+        Err(f) => Outcome::failed(f, ins),
+    })
+}
+
+/// The output, and the next state when it is not the state's own `Next` (Choice).
+type Done = (Value, Option<String>);
+
+fn pass(
+    run: &Run,
+    st: &StateCtx,
+    state: &State,
+    result: &Option<Value>,
+    raw: Value,
+    vars: &mut Vars,
+    ins: &mut InspectionData,
+) -> Result<Done, Failure> {
+    let env = Env::new(run, st, vars);
+    let res = match result {
+        Some(r) => {
+            ins.result = Some(r.clone());
+            r.clone()
+        }
+        None => {
+            let eff = env.select(&state.input_path, &raw)?.into_owned();
+            ins.after_input_path = Some(eff.clone());
+            let eff = match &state.parameters {
+                Some(p) => env.template(p, &eff)?,
+                None => eff,
+            };
+            ins.after_parameters = Some(eff.clone());
+            eff
+        }
+    };
+    ins.after_result_selector = Some(res.clone());
+    let new_vars = assign_values(&env, &state.assign, &res)?;
+    let out = apply_result_path(&state.result_path, raw, res)?;
+    ins.after_result_path = Some(out.clone());
+    let out = env.select_owned(&state.output_path, out)?;
+    commit_vars(vars, new_vars);
+    Ok((out, None))
+}
+
+/// A Fail state's Error and Cause, literal or read from the input.
+fn fail(
+    env: &Env,
+    error: &Option<ErrorSource>,
+    cause: &Option<ErrorSource>,
+    raw: &Value,
+) -> Result<(Option<String>, Option<String>), Failure> {
+    let text = |v: Value| match v {
+        Value::String(s) => s,
+        other => compact(&other),
+    };
+    let eval = |src: &Option<ErrorSource>, field: &str| -> Result<Option<String>, Failure> {
+        Ok(match src {
+            None => None,
+            Some(ErrorSource::Literal(s)) => Some(s.clone()),
+            Some(ErrorSource::Path(p)) => Some(text(env.dynamic_path(p, field, raw)?)),
+            Some(ErrorSource::Intrinsic(c)) => Some(text(env.call(c, field, raw)?)),
+        })
+    };
+    Ok((eval(error, "ErrorPath")?, eval(cause, "CausePath")?))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn choice(
+    run: &Run,
+    st: &StateCtx,
+    state: &State,
+    rules: &[crate::definition::ChoiceRule],
+    default: &Option<String>,
+    raw: Value,
+    vars: &mut Vars,
+    ins: &mut InspectionData,
+) -> Result<Done, Failure> {
+    let env = Env::new(run, st, vars);
+    let eff = env.select_owned(&state.input_path, raw)?;
+    ins.after_input_path = Some(eff.clone());
+    let mut chosen = None;
+    for rule in rules {
+        if eval_condition(&env, &rule.condition, &eff)? {
+            chosen = Some(rule);
+            break;
+        }
+    }
+    let (next, rule_assign) = match (chosen, default) {
+        (Some(r), _) => (r.next.clone(), r.assign.as_ref()),
+        (None, Some(d)) => (d.clone(), None),
+        (None, None) => {
+            return Err(Failure::error(
+                "States.NoChoiceMatched",
+                format!("No Matches! at state '{}'", state.name),
+            ))
+        }
+    };
+    let mut new_vars = assign_values(&env, &state.assign, &eff)?;
+    if let Some(a) = rule_assign {
+        if let Value::Object(m) = env.template(a, &eff)? {
+            new_vars.get_or_insert_with(Map::new).extend(m);
+        }
+    }
+    let out = env.select_owned(&state.output_path, eff)?;
+    commit_vars(vars, new_vars);
+    Ok((out, Some(next)))
+}
+
+/// Task, Parallel and Map: one attempt, then Retry and Catch judged on its failure.
+async fn recoverable(
+    run: &Run,
+    st: &StateCtx<'_>,
+    plan: &Plan,
+    vars: &mut Vars,
+    mut ins: InspectionData,
+) -> Result<Outcome, TestStateError> {
+    let state = &plan.state;
+    let raw = &plan.input;
+    let attempt = attempt(run, st, plan, vars, &mut ins)
+        .await?
+        .and_then(|done| check_result_path(&state.result_path, raw).map(|()| done));
+    let failure = match attempt {
+        Ok((selected, new_vars)) => {
+            let env = Env::new(run, st, vars);
+            let finished = apply_result_path(&state.result_path, raw.clone(), selected)
+                .inspect(|out| ins.after_result_path = Some(out.clone()))
+                .and_then(|out| env.select_owned(&state.output_path, out));
+            match finished {
+                Ok(out) => {
+                    commit_vars(vars, new_vars);
+                    if state.assign.is_some() {
+                        ins.variables = Some(Value::Object(vars.clone()));
+                    }
+                    return Ok(Outcome::succeeded(state, out, ins));
+                }
+                Err(f) => f,
+            }
+        }
+        Err(f) => f,
+    };
+    let Failure::Error { error, cause } = failure else {
+        // States.Runtime is never retried nor caught.
+        return Ok(Outcome::failed(failure, ins));
+    };
+    let mut details = ErrorDetails::default();
+    if let Some(idx) = state
+        .retry
+        .iter()
+        .position(|r| error_matches(&r.error_equals, &error))
+    {
+        let r = &state.retry[idx];
+        details.retry_index = Some(idx);
+        if u64::from(plan.retry_count) < r.max_attempts {
+            let mut delay = r.interval_seconds * r.backoff_rate.powi(plan.retry_count as i32);
+            if let Some(cap) = r.max_delay_seconds {
+                delay = delay.min(cap);
+            }
+            details.retry_backoff_interval_seconds = Some(delay.round() as u64);
+            ins.error_details = Some(details);
+            return Ok(Outcome {
+                status: TestStatus::Retriable,
+                output: None,
+                error,
+                cause,
+                next_state: None,
+                inspection: ins,
+            });
+        }
+    }
+    if let Some(idx) = state
+        .catch
+        .iter()
+        .position(|c| error_matches(&c.error_equals, &error))
+    {
+        let catcher = &state.catch[idx];
+        details.catch_index = Some(idx);
+        ins.error_details = Some(details);
+        let error_output = json!({
+            "Error": error.clone().unwrap_or_default(),
+            "Cause": cause.clone().unwrap_or_default(),
+        });
+        let env = Env::new(run, st, vars);
+        let caught = assign_values(&env, &catcher.assign, &error_output).and_then(|new_vars| {
+            apply_result_path(&catcher.result_path, raw.clone(), error_output)
+                .map(|out| (out, new_vars))
+        });
+        return Ok(match caught {
+            Ok((out, new_vars)) => {
+                commit_vars(vars, new_vars);
+                if catcher.assign.is_some() {
+                    ins.variables = Some(Value::Object(vars.clone()));
+                }
+                Outcome {
+                    status: TestStatus::CaughtError,
+                    output: Some(out),
+                    error,
+                    cause,
+                    next_state: Some(catcher.next.clone()),
+                    inspection: ins,
+                }
+            }
+            Err(f) => Outcome::failed(f, ins),
+        });
+    }
+    if details.retry_index.is_some() {
+        ins.error_details = Some(details);
+    }
+    Ok(Outcome::failed(Failure::Error { error, cause }, ins))
+}
+
+type Selected = (Value, Option<Map<String, Value>>);
+
+/// One try of a Task, Parallel or Map state up to ResultSelector. The outer error is a request
+/// that cannot be tested (a ValidationException), the inner one the state's failure.
+async fn attempt(
+    run: &Run,
+    st: &StateCtx<'_>,
+    plan: &Plan,
+    vars: &Vars,
+    ins: &mut InspectionData,
+) -> Result<Result<Selected, Failure>, TestStateError> {
+    let state = &plan.state;
+    let is_task = matches!(state.kind, Kind::Task(_));
+    let env = Env {
+        retry: is_task.then_some(plan.retry_count),
+        ..Env::new(run, st, vars)
+    };
+    let work = async {
+        let after_input = env.select(&state.input_path, &plan.input)?.into_owned();
+        let result = match &state.kind {
+            Kind::Task(task) => {
+                ins.after_input_path = Some(after_input.clone());
+                let params = match &state.parameters {
+                    Some(p) => env.template(p, &after_input)?,
+                    None => after_input.clone(),
+                };
+                ins.after_parameters = Some(params);
+                match &plan.mock {
+                    Some(Mocked::Result(v)) => TaskResult::Built(v.clone()),
+                    Some(Mocked::Error { error, cause }) => {
+                        return Err(Failure::Error {
+                            error: error.clone(),
+                            cause: cause.clone(),
+                        })
+                    }
+                    None => {
+                        // The call is made with the parameters just inspected, not evaluated
+                        // again: an intrinsic such as States.UUID would give another value.
+                        let sent = sending(state, task, ins.after_parameters.clone());
+                        let call = TaskCall {
+                            state: &sent,
+                            task,
+                            input: &after_input,
+                            retry_count: plan.retry_count,
+                        };
+                        let mut r = invoke_task(&env, call).await?;
+                        TaskResult::Built(r.built().clone())
+                    }
+                }
+            }
+            Kind::Parallel { .. } => {
+                if let Some(p) = &state.parameters {
+                    env.template(p, &after_input)?;
+                }
+                match &plan.mock {
+                    Some(Mocked::Result(v)) => TaskResult::Built(v.clone()),
+                    Some(Mocked::Error { error, cause }) => {
+                        return Err(Failure::Error {
+                            error: error.clone(),
+                            cause: cause.clone(),
+                        })
+                    }
+                    None => unreachable!("TestState refuses a Parallel state without a mock"),
+                }
+            }
+            Kind::Map(map) => {
+                ins.after_input_path = Some(after_input.clone());
+                match map_fields(&env, st, plan, map, &after_input, ins)? {
+                    Ok(v) => TaskResult::Built(v),
+                    Err(e) => return Ok(Err(e)),
+                }
+            }
+            _ => unreachable!("only Task, Parallel and Map states have Retry and Catch"),
+        };
+        Ok(Ok(result))
+    };
+    let result: Result<Result<TaskResult, TestStateError>, Failure> = work.await;
+    let mut result = match result {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return Err(e),
+        Err(f) => return Ok(Err(f)),
+    };
+    if is_task {
+        ins.result = Some(result.built().clone());
+    }
+    let selected = (|| {
+        let new_vars = match &state.assign {
+            Some(_) => assign_values(&env, &state.assign, result.built())?,
+            None => None,
+        };
+        let selected = match &state.result_selector {
+            Some(sel) => env.template(sel, result.built())?,
+            None => result.built().clone(),
+        };
+        Ok((selected, new_vars))
+    })();
+    if let Ok((v, _)) = &selected {
+        ins.after_result_selector = Some(v.clone());
+    }
+    Ok(selected)
+}
+
+/// The Task `state` with `parameters` fixed to the values already evaluated, for the call.
+fn sending(state: &State, task: &TaskDef, parameters: Option<Value>) -> State {
+    State {
+        name: state.name.clone(),
+        kind: Kind::Task(TaskDef {
+            resource: task.resource.clone(),
+            target: task.target.clone(),
+            timeout: task.timeout.clone(),
+            heartbeat: task.heartbeat.clone(),
+        }),
+        input_path: state.input_path.clone(),
+        output_path: state.output_path.clone(),
+        parameters: parameters.map(Template::Literal),
+        result_selector: None,
+        result_path: state.result_path.clone(),
+        assign: None,
+        retry: Vec::new(),
+        catch: Vec::new(),
+        next: state.next.clone(),
+    }
+}
+
+/// A Map state's own fields around its mocked result: the items, ItemSelector, MaxConcurrency
+/// and the tolerated failures, against `stateConfiguration.mapIterationFailureCount`.
+fn map_fields(
+    env: &Env,
+    st: &StateCtx,
+    plan: &Plan,
+    map: &MapDef,
+    after_input: &Value,
+    ins: &mut InspectionData,
+) -> Result<Result<Value, TestStateError>, Failure> {
+    let items = match (&plan.reader_items, &map.items_path) {
+        (Some(items), _) => items.clone(),
+        (None, None) => after_input.clone(),
+        (None, Some(p)) => {
+            let v = env
+                .resolve(p, after_input)
+                .map_err(|m| st.runtime(format!("Invalid path '{}' : {m}", p.text)))?;
+            if !v.is_array() {
+                // AWS quotes a context path from its own root: `$$.Execution.Input` reads as
+                // `$.Execution.Input`.
+                let shown = p.text.strip_prefix('$').filter(|t| t.starts_with('$'));
+                return Err(Failure::Runtime(format!(
+                    "Reference path \"{}\" must point to array.",
+                    shown.unwrap_or(&p.text)
+                )));
+            }
+            v
+        }
+    };
+    let Value::Array(items) = items else {
+        return Err(Failure::Runtime(format!(
+            "Items of the Map state must be an array, got {}",
+            compact(&items)
+        )));
+    };
+    ins.after_items_path = Some(Value::Array(items.clone()));
+    if let Some(sel) = &map.item_selector {
+        let mut selected = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_env = Env {
+                item: Some((i, item)),
+                ..*env
+            };
+            selected.push(item_env.template(sel, after_input)?);
+        }
+        ins.after_item_selector = Some(Value::Array(selected));
+    }
+    ins.max_concurrency = Some(match &map.max_concurrency {
+        Seconds::None => 0,
+        Seconds::Fixed(n) => *n,
+        Seconds::Path(p) => {
+            let v = env
+                .resolve(p, after_input)
+                .map_err(|m| st.runtime(format!("Invalid path '{}' : {m}", p.text)))?;
+            v.as_u64().ok_or_else(|| {
+                st.runtime(format!(
+                    "The MaxConcurrencyPath field refers to value {} which is not a valid integer: {}",
+                    compact(&v),
+                    p.text
+                ))
+            })?
+        }
+    });
+    let tolerated_count = tolerance(
+        env,
+        st,
+        &plan.tolerance.count,
+        &plan.tolerance.count_path,
+        after_input,
+        "ToleratedFailureCountPath",
+    )?;
+    let tolerated_pct = tolerance(
+        env,
+        st,
+        &plan.tolerance.percentage,
+        &plan.tolerance.percentage_path,
+        after_input,
+        "ToleratedFailurePercentagePath",
+    )?;
+    ins.tolerated_failure_count = tolerated_count.map(|c| c as u64);
+    ins.tolerated_failure_percentage = tolerated_pct;
+    if let Some(failures) = plan.map_failures {
+        if failures > items.len() as u64 {
+            return Ok(Err(TestStateError::Validation(
+                "Map iteration failure count must be less than or equal to the number of Map iterations".into(),
+            )));
+        }
+    }
+    let result = match &plan.mock {
+        Some(Mocked::Result(v)) => v.clone(),
+        Some(Mocked::Error { error, cause }) => {
+            return Err(Failure::Error {
+                error: error.clone(),
+                cause: cause.clone(),
+            })
+        }
+        None => unreachable!("TestState refuses a Map state without a mock"),
+    };
+    let failures = plan.map_failures.unwrap_or(0) as f64;
+    let over_count = tolerated_count.is_some_and(|c| failures > c);
+    let over_pct = tolerated_pct
+        .is_some_and(|p| !items.is_empty() && failures * 100.0 / items.len() as f64 > p);
+    if over_count || over_pct {
+        return Err(Failure::error(
+            "States.ExceedToleratedFailureThreshold",
+            "The specified tolerated failure threshold was exceeded",
+        ));
+    }
+    Ok(Ok(result))
+}
+
+/// A tolerated-failure field: its literal value, or the number its path reads.
+fn tolerance(
+    env: &Env,
+    st: &StateCtx,
+    literal: &Option<Value>,
+    path: &Option<String>,
+    input: &Value,
+    field: &str,
+) -> Result<Option<f64>, Failure> {
+    if let Some(v) = literal {
+        return Ok(v.as_f64());
+    }
+    let Some(text) = path else {
+        return Ok(None);
+    };
+    let p =
+        JsonPath::parse(text).map_err(|e| st.runtime(format!("Invalid path '{text}' : {e}")))?;
+    let v = env
+        .resolve(&p, input)
+        .map_err(|m| st.runtime(format!("Invalid path '{text}' : {m}")))?;
+    match v.as_f64() {
+        Some(n) if n >= 0.0 => Ok(Some(n)),
+        _ => Err(st.runtime(format!(
+            "The {field} field refers to value {} which is not a valid number: {text}",
+            compact(&v)
+        ))),
+    }
+}
