@@ -435,6 +435,7 @@ async fn attempt(
                             task,
                             input: &after_input,
                             retry_count: plan.retry_count,
+                            limits: (None, None),
                         };
                         let mut r = invoke_task(&env, call).await?;
                         TaskResult::Built(r.built().clone())
@@ -512,6 +513,7 @@ fn sending(state: &State, task: &TaskDef, parameters: Option<Value>) -> State {
         retry: Vec::new(),
         catch: Vec::new(),
         next: state.next.clone(),
+        jsonata: None,
     }
 }
 
