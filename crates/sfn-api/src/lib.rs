@@ -108,6 +108,26 @@ pub struct ExecutionContext {
     pub input: Value,
 }
 
+/// An execution the API ran, as an [`ExecutionObserver`] is told about it once it has ended.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct FinishedExecution<'a> {
+    /// `StartSyncExecution` or `StartExecution`.
+    pub operation: &'static str,
+    pub state_machine_name: &'a str,
+    /// The definition the execution ran.
+    pub machine: &'a StateMachine,
+    /// With its history events: executions run with history recorded while an observer is set.
+    pub result: &'a ExecutionResult,
+    pub time_scale: f64,
+}
+
+/// Told about every execution the API runs, once it has ended, e.g. to show it to a person: on AWS an Express
+/// execution leaves only its logs, and the API itself keeps nothing (see [`SfnApi::with_observer`]).
+pub trait ExecutionObserver: Send + Sync {
+    fn execution_finished(&self, execution: FinishedExecution<'_>);
+}
+
 /// Builds the [`Resources`] of one execution.
 pub type ResourcesFactory = Arc<dyn Fn(&ExecutionContext) -> Arc<dyn Resources> + Send + Sync>;
 
@@ -184,6 +204,7 @@ pub struct SfnApi {
     /// The Step Functions Local mock configuration that `<stateMachineArn>#<TestCase>` selects
     /// from.
     mock_config: Option<Arc<mock::MockConfig>>,
+    observer: Option<Arc<dyn ExecutionObserver>>,
     /// In creation order, which is the order ListStateMachines returns.
     machines: RwLock<Vec<StoredMachine>>,
     /// The executions StartExecution runs after answering. Dropping the set (with the API)
@@ -205,6 +226,7 @@ impl SfnApi {
             config,
             resources,
             mock_config: None,
+            observer: None,
             machines: RwLock::new(Vec::new()),
             background: tokio::sync::Mutex::new(JoinSet::new()),
         }
@@ -218,6 +240,14 @@ impl SfnApi {
     /// machine's name.
     pub fn with_mock_config(mut self, config: Arc<mock::MockConfig>) -> SfnApi {
         self.mock_config = Some(config);
+        self
+    }
+
+    /// Tells `observer` about every execution once it has ended. Executions then record their history events
+    /// (as with [`SfnApiConfig::log_history`]), which the observer receives with the result; what the API
+    /// answers does not change.
+    pub fn with_observer(mut self, observer: Arc<dyn ExecutionObserver>) -> SfnApi {
+        self.observer = Some(observer);
         self
     }
 
