@@ -206,12 +206,13 @@ function drawGraph(graph, decorate, edgeClass) {
     g.append(svg("rect", { x, y, width: n.width, height: n.height, rx: n.type === "Choice" ? 14 : 5 }));
     g.append(svg("text", { x: n.x, y: n.y - 4 }, n.name));
     g.append(svg("text", { class: "type", x: n.x, y: n.y + 10 }, n.type + (n.start ? " · start" : "") + (n.end ? " · end" : "")));
-    let bx = x + n.width - 2;
+    // Badges sit on the box's top edge, right-aligned, so that they hide none of its name.
+    let bx = x + n.width + 6;
     for (const b of badges) {
-      const w = b.text.length * 6.5 + 10;
+      const w = b.text.length * 6.2 + 10;
       bx -= w;
-      g.append(svg("rect", { class: `badge-${b.kind}`, x: bx, y: y - 9, width: w, height: 15, rx: 7 }));
-      g.append(svg("text", { class: `badge-${b.kind}-text`, x: bx + w / 2, y: y - 1.5 }, b.text));
+      g.append(svg("rect", { class: `badge-${b.kind}`, x: bx, y: y - 15, width: w, height: 15, rx: 7 }));
+      g.append(svg("text", { class: `badge-${b.kind}-text`, x: bx + w / 2, y: y - 7.5 }, b.text));
       bx -= 3;
     }
     root.append(g);

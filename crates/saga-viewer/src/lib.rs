@@ -329,3 +329,89 @@ impl Recorder {
         self.latest.subscribe()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asl_engine::ExecutionStatus;
+
+    fn recorded(machine: &StateMachine, n: usize, status: ExecutionStatus) -> Recorded {
+        let now = chrono::Utc::now();
+        Recorded {
+            state_machine_name: "m".into(),
+            machine: machine.clone(),
+            result: ExecutionResult {
+                execution_arn: format!("arn:aws:states:us-east-1:1:express:m:e{n}:x"),
+                state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+                name: format!("e{n}"),
+                start_date: now,
+                stop_date: now,
+                status,
+                input: json!({}),
+                output: None,
+                error: None,
+                cause: None,
+                history: Vec::new(),
+            },
+            origin: Origin::Http,
+            http: None,
+            faults: Vec::new(),
+            time_scale: 1.0,
+        }
+    }
+
+    #[test]
+    fn the_ring_keeps_the_newest_executions_and_never_more_than_its_capacity() {
+        let machine = StateMachine::from_json(
+            r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#,
+        )
+        .unwrap();
+        let recorder = Recorder::new(5);
+        for n in 1..=1000 {
+            let status = if n % 2 == 0 {
+                ExecutionStatus::Succeeded
+            } else {
+                ExecutionStatus::Failed
+            };
+            recorder.record(recorded(&machine, n, status));
+            assert!(recorder.len() <= 5);
+        }
+        assert_eq!(recorder.len(), 5);
+        assert_eq!(recorder.recorded_total(), 1000);
+        let newest: Vec<u64> = recorder
+            .list(&Filter::default())
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(newest, [1000, 999, 998, 997, 996]);
+        let failed = Filter {
+            status: Some("FAILED".into()),
+            ..Filter::default()
+        };
+        let failed: Vec<u64> = recorder.list(&failed).iter().map(|r| r.seq).collect();
+        assert_eq!(failed, [999, 997]);
+        let since: Vec<u64> = recorder.since(998).iter().map(|r| r.seq).collect();
+        assert_eq!(since, [999, 1000]);
+        assert!(recorder
+            .get("arn:aws:states:us-east-1:1:express:m:e995:x")
+            .is_none());
+        assert!(recorder
+            .get("arn:aws:states:us-east-1:1:express:m:e996:x")
+            .is_some());
+        // The machine it ran became known on its first record.
+        assert_eq!(recorder.machines().len(), 1);
+    }
+
+    #[test]
+    fn capacity_zero_records_nothing() {
+        let machine = StateMachine::from_json(
+            r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#,
+        )
+        .unwrap();
+        let recorder = Recorder::new(0);
+        assert!(!recorder.is_recording());
+        recorder.record(recorded(&machine, 1, ExecutionStatus::Succeeded));
+        assert!(recorder.is_empty());
+        assert_eq!(recorder.recorded_total(), 0);
+    }
+}
