@@ -183,6 +183,10 @@ test("the compensated execution: graph with compensation highlighted, events, wa
   assert.equal(await page.locator("#waterfall .wf-mark.timeout").count(), states.length);
   await page.locator('.toggle button[data-scale="execution"]').click();
   await shot("execution-compensated");
+  // What a person sees first, without scrolling: the picture the docs show.
+  await page.setViewportSize({ width: 1440, height: 1100 });
+  await page.screenshot({ path: path.join(artefacts, "execution-compensated-viewport.png") });
+  await page.setViewportSize({ width: 1440, height: 900 });
 });
 
 test("the happy execution: the forward path only", async () => {

@@ -216,7 +216,7 @@ async fn post_order(State(app): State<Arc<App>>, request: Request) -> Result<Res
         state_machine_arn: app.state_machine_arn.clone(),
         name: None,
         time_scale: app.config.time_scale,
-        record_history: recording,
+        record_history: recording && app.viewer.wants_history(),
     };
     let result = asl_engine::execute(&app.machine, input, options, resources).await;
     let answer = mapping::answer(&result);

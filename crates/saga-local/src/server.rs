@@ -123,6 +123,10 @@ async fn step_functions_api(app: &Arc<App>) -> Arc<sfn_api::SfnApi> {
 struct RecordInViewer(Arc<saga_viewer::Recorder>);
 
 impl sfn_api::ExecutionObserver for RecordInViewer {
+    fn wants_history(&self) -> bool {
+        self.0.wants_history()
+    }
+
     fn execution_finished(&self, execution: sfn_api::FinishedExecution<'_>) {
         self.0.record(saga_viewer::Recorded {
             state_machine_name: execution.state_machine_name.to_string(),

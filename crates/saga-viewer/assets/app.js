@@ -340,6 +340,9 @@ async function renderExecution(gen, arn) {
       compensated.length ? [el("dt", {}, "Compensation"), el("dd", { id: "compensated" }, compensated.join(" → "))] : null,
       x.error ? [el("dt", {}, "Error"), el("dd", { class: "error" }, x.error)] : null,
     )),
+    view.historyKept ? null : el("p", { class: "card", id: "no-history" },
+      `This execution's history was not kept: the viewer keeps the events of at most ${view.historiesPerSecond} `
+      + "executions a second, and more were running. It is listed with its answer; its path, events and timing are not known."),
     el("h2", {}, "Graph"),
     legend([["path taken", "#2f6fdb"], ["compensation", "#d35400"], ["error handling after a Catch", "#8e6bbf"],
       ["failed (caught or final)", "#c0392b"], ["↻ retries", "#7a8591"], ["⚡ injected fault", "#f1c40f"]]),

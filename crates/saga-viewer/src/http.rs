@@ -154,7 +154,7 @@ async fn stream(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let latest = recorder.subscribe();
     let closed = recorder.closed();
-    let last = *latest.borrow();
+    let last = recorder.recorded_total();
     let state = (recorder, latest, closed, last, VecDeque::new());
     let events = futures_util::stream::unfold(
         state,

@@ -32,6 +32,14 @@ use serde_json::{json, Value};
 /// How many executions `saga serve` keeps by default.
 pub const DEFAULT_CAPACITY: usize = 300;
 
+/// How many executions a second keep their history events; the rest are kept as their list row only.
+///
+/// Recording the history is what costs: the engine then writes every state's input and output as JSON text, which
+/// at thousands of sagas a second took well over half the server's throughput. A person watching runs a few
+/// executions by hand and sees all of their details; a load test gets every execution listed, with the details
+/// of this many a second.
+pub const HISTORIES_PER_SECOND: u32 = 50;
+
 /// API Gateway's REST integration timeout, which a synchronous saga answers within.
 pub const GATEWAY_LIMIT_SECONDS: f64 = asl_budget::DEFAULT_LIMIT_SECONDS;
 
@@ -85,7 +93,8 @@ pub struct Recorded {
     pub state_machine_name: String,
     /// The definition the execution ran, so that its graph is the one it took even after an update.
     pub machine: StateMachine,
-    /// With its history: record with `ExecutionOptions::record_history` set.
+    /// With its history when [`Recorder::wants_history`] said so (`ExecutionOptions::record_history`); without,
+    /// the execution is listed but its graph, events and waterfall cannot be shown.
     pub result: ExecutionResult,
     pub origin: Origin,
     pub http: Option<HttpAnswer>,
@@ -127,6 +136,7 @@ impl Record {
             "http": e.http,
             "error": r.error,
             "faults": e.faults,
+            "historyKept": !r.history.is_empty(),
         })
     }
 }
@@ -166,8 +176,14 @@ impl Filter {
 pub struct Recorder {
     capacity: usize,
     ring: Mutex<VecDeque<Arc<Record>>>,
+    /// The budget of [`HISTORIES_PER_SECOND`]: the second it counts (since `epoch`) and how many it has granted.
+    epoch: std::time::Instant,
+    history_second: std::sync::atomic::AtomicU64,
+    histories_granted: std::sync::atomic::AtomicU32,
     machines: RwLock<Vec<KnownMachine>>,
-    /// The last recorded `seq`; live streams wait on it.
+    /// The last recorded `seq`.
+    recorded: std::sync::atomic::AtomicU64,
+    /// Bumped with `seq` while a live stream listens, which it waits on.
     latest: tokio::sync::watch::Sender<u64>,
     /// Set by [`Recorder::close_streams`]: a server shutting down waits for its connections, and a live stream
     /// would otherwise never end.
@@ -188,7 +204,11 @@ impl Recorder {
         Recorder {
             capacity,
             ring: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            epoch: std::time::Instant::now(),
+            history_second: std::sync::atomic::AtomicU64::new(0),
+            histories_granted: std::sync::atomic::AtomicU32::new(0),
             machines: RwLock::new(Vec::new()),
+            recorded: std::sync::atomic::AtomicU64::new(0),
             latest: tokio::sync::watch::channel(0).0,
             closed: tokio::sync::watch::channel(false).0,
         }
@@ -198,9 +218,31 @@ impl Recorder {
         self.capacity
     }
 
-    /// Whether executions should be run with history and handed to [`Recorder::record`].
+    /// Whether executions should be handed to [`Recorder::record`].
     pub fn is_recording(&self) -> bool {
         self.capacity > 0
+    }
+
+    /// Whether the execution about to start should record its history events, within [`HISTORIES_PER_SECOND`].
+    /// Ask once per execution: a yes is counted.
+    pub fn wants_history(&self) -> bool {
+        self.is_recording() && self.grant_history(self.epoch.elapsed().as_secs())
+    }
+
+    fn grant_history(&self, second: u64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counted = self.history_second.load(Relaxed);
+        if second > counted
+            && self
+                .history_second
+                .compare_exchange(counted, second, Relaxed, Relaxed)
+                .is_ok()
+        {
+            // The first caller of a new second opens its budget; a racing caller may be granted one more or one
+            // fewer, which a rate limit of this kind does not mind.
+            self.histories_granted.store(0, Relaxed);
+        }
+        self.histories_granted.fetch_add(1, Relaxed) < HISTORIES_PER_SECOND
     }
 
     /// How many executions are held now (never more than the capacity).
@@ -214,7 +256,7 @@ impl Recorder {
 
     /// How many executions were recorded since start, including those the ring has dropped.
     pub fn recorded_total(&self) -> u64 {
-        *self.latest.borrow()
+        self.recorded.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn lock_ring(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Record>>> {
@@ -254,9 +296,15 @@ impl Recorder {
     }
 
     /// Keeps `execution`, dropping the oldest one when the ring is full. Does nothing at capacity 0.
-    pub fn record(&self, execution: Recorded) {
+    pub fn record(&self, mut execution: Recorded) {
         if self.capacity == 0 {
             return;
+        }
+        if execution.result.history.is_empty() {
+            // Without its history the page shows the list row only; freeing the payloads now, while they are
+            // still in cache, is cheaper than when the ring drops them.
+            execution.result.input = Value::Null;
+            execution.result.output = None;
         }
         let known = {
             let machines = self.machines.read().unwrap_or_else(|e| e.into_inner());
@@ -277,12 +325,17 @@ impl Recorder {
         let seq = {
             let mut ring = self.lock_ring();
             // Numbered under the lock, so that the ring is always in seq order.
-            let seq = *self.latest.borrow() + 1;
+            let seq = self.recorded.load(std::sync::atomic::Ordering::Relaxed) + 1;
             if ring.len() == self.capacity {
                 ring.pop_front();
             }
             ring.push_back(Arc::new(Record { seq, execution }));
-            self.latest.send_replace(seq);
+            self.recorded
+                .store(seq, std::sync::atomic::Ordering::Release);
+            // Waking nobody still takes the channel's locks.
+            if self.latest.receiver_count() > 0 {
+                self.latest.send_replace(seq);
+            }
             seq
         };
         tracing::trace!(seq, "execution recorded");
@@ -400,6 +453,21 @@ mod tests {
             .is_some());
         // The machine it ran became known on its first record.
         assert_eq!(recorder.machines().len(), 1);
+    }
+
+    #[test]
+    fn histories_are_granted_up_to_the_limit_in_each_second() {
+        let recorder = Recorder::new(5);
+        let granted = |second| {
+            (0..HISTORIES_PER_SECOND * 3)
+                .filter(|_| recorder.grant_history(second))
+                .count()
+        };
+        assert_eq!(granted(0), HISTORIES_PER_SECOND as usize);
+        assert_eq!(granted(0), 0);
+        assert_eq!(granted(1), HISTORIES_PER_SECOND as usize);
+        assert_eq!(granted(7), HISTORIES_PER_SECOND as usize);
+        assert!(!Recorder::new(0).wants_history());
     }
 
     #[test]

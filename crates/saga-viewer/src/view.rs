@@ -248,6 +248,8 @@ pub fn execution_view(record: &Record) -> Value {
     execution["gatewayLimitSeconds"] = json!(GATEWAY_LIMIT_SECONDS);
     json!({
         "execution": execution,
+        "historyKept": !r.history.is_empty(),
+        "historiesPerSecond": crate::HISTORIES_PER_SECOND,
         "graph": graph,
         "states": states,
         "takenEdges": taken,

@@ -125,6 +125,12 @@ pub struct FinishedExecution<'a> {
 /// Told about every execution the API runs, once it has ended, e.g. to show it to a person: on AWS an Express
 /// execution leaves only its logs, and the API itself keeps nothing (see [`SfnApi::with_observer`]).
 pub trait ExecutionObserver: Send + Sync {
+    /// Asked once before each execution starts: whether to record its history events for the observer. Recording
+    /// them makes an execution markedly slower.
+    fn wants_history(&self) -> bool {
+        true
+    }
+
     fn execution_finished(&self, execution: FinishedExecution<'_>);
 }
 
@@ -243,9 +249,9 @@ impl SfnApi {
         self
     }
 
-    /// Tells `observer` about every execution once it has ended. Executions then record their history events
-    /// (as with [`SfnApiConfig::log_history`]), which the observer receives with the result; what the API
-    /// answers does not change.
+    /// Tells `observer` about every execution once it has ended. Executions the observer wants the history of
+    /// ([`ExecutionObserver::wants_history`]) record their history events, as with [`SfnApiConfig::log_history`],
+    /// and the observer receives them with the result; what the API answers does not change.
     pub fn with_observer(mut self, observer: Arc<dyn ExecutionObserver>) -> SfnApi {
         self.observer = Some(observer);
         self

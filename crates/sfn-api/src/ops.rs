@@ -512,7 +512,8 @@ impl Start {
             state_machine_arn: stored.arn.clone(),
             name: Some(name),
             time_scale: api.config.time_scale,
-            record_history: api.config.log_history || api.observer.is_some(),
+            record_history: api.config.log_history
+                || api.observer.as_ref().is_some_and(|o| o.wants_history()),
         };
         let observer = api.observer.clone();
         let time_scale = api.config.time_scale;
