@@ -163,6 +163,7 @@ test("the compensated execution: graph with compensation highlighted, events, wa
   assert.ok((await classes("CreateOrder")).includes("hl-path"));
   assert.equal(await page.locator("#graph path.edge.taken.kind-catch").count(), 1);
   assert.equal(await page.locator("#compensated").textContent(), "ReleaseStock → CancelOrder");
+  assert.equal(await page.locator("#no-history").count(), 0, "its history was kept");
   assert.match(await page.locator("#http-answer").textContent(), /compensation completed/);
 
   const events = page.locator("#events tbody tr");
@@ -184,13 +185,16 @@ test("the compensated execution: graph with compensation highlighted, events, wa
   await page.locator('.toggle button[data-scale="execution"]').click();
   await shot("execution-compensated");
   // What a person sees first, without scrolling: the picture the docs show.
-  await page.setViewportSize({ width: 1440, height: 1100 });
+  await page.setViewportSize({ width: 1440, height: 1500 });
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(artefacts, "execution-compensated-viewport.png") });
   await page.setViewportSize({ width: 1440, height: 900 });
 });
 
 test("the happy execution: the forward path only", async () => {
   await page.goto(`${base}/#/executions/${encodeURIComponent(orders.happy.execution)}`);
+  // Only the hash changed from the last page: wait for this execution's page, not the graph still shown.
+  await page.locator(".summary code", { hasText: orders.happy.execution }).waitFor();
   await page.locator("#graph").waitFor();
   assert.equal(await page.locator("#graph g.node.hl-compensation").count(), 0);
   for (const name of ["CreateOrder", "ReserveStock", "ConfirmOrder", "Confirmed"]) {

@@ -209,7 +209,7 @@ function drawGraph(graph, decorate, edgeClass) {
     // Badges sit on the box's top edge, right-aligned, so that they hide none of its name.
     let bx = x + n.width + 6;
     for (const b of badges) {
-      const w = b.text.length * 6.2 + 10;
+      const w = b.text.length * 6.8 + 12;
       bx -= w;
       g.append(svg("rect", { class: `badge-${b.kind}`, x: bx, y: y - 15, width: w, height: 15, rx: 7 }));
       g.append(svg("text", { class: `badge-${b.kind}-text`, x: bx + w / 2, y: y - 7.5 }, b.text));
@@ -340,9 +340,9 @@ async function renderExecution(gen, arn) {
       compensated.length ? [el("dt", {}, "Compensation"), el("dd", { id: "compensated" }, compensated.join(" → "))] : null,
       x.error ? [el("dt", {}, "Error"), el("dd", { class: "error" }, x.error)] : null,
     )),
-    view.historyKept ? null : el("p", { class: "card", id: "no-history" },
+    ...(view.historyKept ? [] : [el("p", { class: "card", id: "no-history" },
       `This execution's history was not kept: the viewer keeps the events of at most ${view.historiesPerSecond} `
-      + "executions a second, and more were running. It is listed with its answer; its path, events and timing are not known."),
+      + "executions a second, and more were running. It is listed with its answer; its path, events and timing are not known.")]),
     el("h2", {}, "Graph"),
     legend([["path taken", "#2f6fdb"], ["compensation", "#d35400"], ["error handling after a Catch", "#8e6bbf"],
       ["failed (caught or final)", "#c0392b"], ["↻ retries", "#7a8591"], ["⚡ injected fault", "#f1c40f"]]),
