@@ -264,6 +264,20 @@ async fn sdk_started_executions_are_recorded_too_and_their_state_machines_become
     let (status, machine) = get(&s, "/ui/api/state-machines/hello").await;
     assert_eq!(status, 200);
     assert_eq!(machine["stateMachineArn"], created.state_machine_arn());
+    // After an update, the workflow page draws the definition that runs now.
+    sfn.update_state_machine()
+        .state_machine_arn(created.state_machine_arn())
+        .definition(r#"{"StartAt": "Hello", "States": {"Hello": {"Type": "Pass", "End": true}}}"#)
+        .send()
+        .await
+        .unwrap();
+    sfn.start_sync_execution()
+        .state_machine_arn(created.state_machine_arn())
+        .send()
+        .await
+        .unwrap();
+    let (_, machine) = get(&s, "/ui/api/state-machines/hello").await;
+    assert_eq!(machine["graph"]["startAt"], "Hello");
     // The Step Functions API itself still keeps no Express history, as on AWS.
     let history = sfn
         .get_execution_history()

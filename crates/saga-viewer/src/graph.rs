@@ -77,6 +77,7 @@ pub struct Edge {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Graph {
     pub start_at: String,
     pub nodes: Vec<Node>,

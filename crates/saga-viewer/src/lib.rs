@@ -306,21 +306,25 @@ impl Recorder {
             execution.result.input = Value::Null;
             execution.result.output = None;
         }
-        let known = {
-            let machines = self.machines.read().unwrap_or_else(|e| e.into_inner());
-            machines.iter().any(|m| {
-                m.name == execution.state_machine_name
-                    && m.arn == execution.result.state_machine_arn
-            })
-        };
-        if !known {
-            // A machine created through the Step Functions API becomes drawable once it has run.
-            self.register_machine(
-                &execution.state_machine_name,
-                &execution.result.state_machine_arn,
-                execution.machine.clone(),
-                execution.time_scale,
-            );
+        if matches!(execution.origin, Origin::StepFunctions { .. }) {
+            // A machine created or updated through the Step Functions API becomes drawable, as it now is, once it
+            // has run. The gateway's machine is registered once by its owner, which keeps its path cheap.
+            let known = {
+                let machines = self.machines.read().unwrap_or_else(|e| e.into_inner());
+                machines.iter().any(|m| {
+                    m.name == execution.state_machine_name
+                        && m.arn == execution.result.state_machine_arn
+                        && m.machine.definition() == execution.machine.definition()
+                })
+            };
+            if !known {
+                self.register_machine(
+                    &execution.state_machine_name,
+                    &execution.result.state_machine_arn,
+                    execution.machine.clone(),
+                    execution.time_scale,
+                );
+            }
         }
         let seq = {
             let mut ring = self.lock_ring();
@@ -406,7 +410,9 @@ mod tests {
                 cause: None,
                 history: Vec::new(),
             },
-            origin: Origin::Http,
+            origin: Origin::StepFunctions {
+                operation: "StartSyncExecution".into(),
+            },
             http: None,
             faults: Vec::new(),
             time_scale: 1.0,
@@ -451,7 +457,7 @@ mod tests {
         assert!(recorder
             .get("arn:aws:states:us-east-1:1:express:m:e996:x")
             .is_some());
-        // The machine it ran became known on its first record.
+        // The machine an SDK-started execution ran became known on its first record.
         assert_eq!(recorder.machines().len(), 1);
     }
 
