@@ -127,6 +127,11 @@ test("the status filter shows only the executions with that status", async () =>
   await page.waitForFunction(() => document.querySelectorAll('#executions tbody tr[data-status="SUCCEEDED"]').length === 1
     && document.querySelectorAll("#executions tbody tr").length === 1);
   assert.equal(await rows.first().getAttribute("data-arn"), orders.happy.execution);
+  // And by state machine: the saga's, beside its status filter.
+  await page.selectOption("#machine-filter", "order-saga");
+  await page.waitForFunction(() => location.hash.includes("stateMachine=order-saga"));
+  await page.waitForFunction(() => document.querySelectorAll("#executions tbody tr").length === 1);
+  assert.equal(await page.locator("#status-filter").inputValue(), "SUCCEEDED");
   await shot("executions-filtered");
 });
 
