@@ -18,6 +18,10 @@
 //! execution it serves (a `saga serve` wires its local Lambdas; tests wire
 //! [`mock::MockResources`]).
 //!
+//! An [`ExecutionObserver`] ([`SfnApi::with_observer`]) is told about every execution once it has
+//! ended, with its history events if it asked for them: the API itself keeps nothing about an
+//! Express execution, as on AWS, but whoever serves it may show what ran.
+//!
 //! A Step Functions Local mock configuration ([`SfnApi::with_mock_config`]) lets a caller run
 //! a test case: `stateMachineArn` = `<arn>#<TestCaseName>`, as with Step Functions Local.
 //!
