@@ -8,12 +8,14 @@ use saga_local::Config;
 use serde_json::{json, Value};
 
 const SKU: &str = "viewer-sku";
+const TIME_SCALE: f64 = 0.1;
 
 async fn server(viewer_executions: usize) -> RunningServer {
     let s = start(Config {
         fault_injection: true,
-        // Retry intervals of a second become 10 ms.
-        time_scale: 0.01,
+        // Retry intervals of a second become 100 ms, and a Task's 2 s timeout 200 ms: ample for in-memory handlers
+        // on a busy machine, so that every saga takes the path its faults ask for.
+        time_scale: TIME_SCALE,
         sweep_interval: Duration::from_secs(3600),
         viewer_executions,
         ..Config::default()
@@ -176,7 +178,10 @@ async fn one_execution_shows_its_path_its_compensation_its_retries_and_its_event
         assert!(w["startMs"].as_f64().unwrap() <= w["endMs"].as_f64().unwrap());
     }
     // The workflow's 28 s, at the server's time scale.
-    assert_eq!(view["execution"]["timeoutSeconds"], json!(28.0 * 0.01));
+    assert_eq!(
+        view["execution"]["timeoutSeconds"],
+        json!(28.0 * TIME_SCALE)
+    );
     assert_eq!(view["execution"]["gatewayLimitSeconds"], json!(29.0));
     let graph_nodes = view["graph"]["nodes"].as_array().unwrap().len();
     assert!(graph_nodes > 30, "{graph_nodes}");
