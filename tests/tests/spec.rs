@@ -373,7 +373,8 @@ fn every_route_of_the_server_is_in_the_spec() {
         .collect();
     let mut routes = 0;
     for c in route.captures_iter(&gateway) {
-        // `/` is the Step Functions JSON API beside the order API (docs/local-mode.md), not the HTTP contract.
+        // `/` is the Step Functions JSON API and the execution viewer beside the order API (docs/local-mode.md), not
+        // the HTTP contract.
         if &c[1] == "/" {
             continue;
         }

@@ -6,6 +6,9 @@
 //! - `GET /health` is the ceiling: routing, one small JSON answer, no saga.
 //! - `POST /orders` happy path (201): the whole saga, three tasks.
 //! - `POST /orders` for a SKU with no stock (409): create, reserve fails, release, cancel.
+//! - The happy and the no-stock paths again on a server with the execution viewer's recording off
+//!   (`--viewer-executions 0`): `saga serve` records every execution with its history by default, and this pair,
+//!   measured back to back in each repetition, is what that recording costs.
 //! - The happy path again on a server with a data directory: the store journals every write and syncs it
 //!   before the step returns, so this is the durable figure against the in-memory one.
 //! - The compensation-pending path (500): reserve commits then errors, release errors through its retry, and
@@ -214,7 +217,20 @@ pub async fn run(opts: &HttpOptions) -> Result<HttpReport, BenchError> {
         )),
     };
 
+    let unrecorded = match opts.url {
+        Some(_) => None,
+        None => Some(
+            start(Config {
+                viewer_executions: 0,
+                ..Config::default()
+            })
+            .await?,
+        ),
+    };
+
     let mut health_f = ScenarioFigures::new("GET /health");
+    let mut happy_off_f = ScenarioFigures::new("POST /orders → 201, recording off");
+    let mut comp_off_f = ScenarioFigures::new("POST /orders, no stock → 409, recording off");
     let mut happy_f = ScenarioFigures::new("POST /orders → 201");
     let mut comp_f = ScenarioFigures::new("POST /orders, no stock → 409");
     let mut durable_f = ScenarioFigures::new("POST /orders → 201, --data-dir");
@@ -223,7 +239,13 @@ pub async fn run(opts: &HttpOptions) -> Result<HttpReport, BenchError> {
     for _ in 0..opts.reps {
         health_f.push(&load::run(&health(main_addr), opts.load).await?);
         happy_f.push(&load::run(&order(main_addr, PLENTY_SKU, None, 201), opts.load).await?);
+        if let Some(off) = &unrecorded {
+            happy_off_f.push(&load::run(&order(off.addr, PLENTY_SKU, None, 201), opts.load).await?);
+        }
         comp_f.push(&load::run(&order(main_addr, EMPTY_SKU, None, 409), opts.load).await?);
+        if let Some(off) = &unrecorded {
+            comp_off_f.push(&load::run(&order(off.addr, EMPTY_SKU, None, 409), opts.load).await?);
+        }
         if let Some((durable, mem, disk)) = &others {
             durable_f
                 .push(&load::run(&order(durable.addr, PLENTY_SKU, None, 201), opts.load).await?);
@@ -262,7 +284,37 @@ pub async fn run(opts: &HttpOptions) -> Result<HttpReport, BenchError> {
                 .push_str(&format!(", server in another process at {addr}"));
         }
     }
-    let mut scenarios = vec![health_f, happy_f.clone(), comp_f];
+    if unrecorded.is_some() {
+        rows.push(
+            Row::new(
+                "1",
+                "Viewer recording: happy path with `--viewer-executions 0` (recording off)",
+                happy_off_f.summary(),
+            )
+            .ratio(
+                median_ratio(&happy_f.per_second, &happy_off_f.per_second),
+                "req/s recording on (the default) vs off",
+            )
+            .target(|r| r >= 0.95, "≥ 0.95"),
+        );
+        rows.push(
+            Row::new(
+                "1",
+                "Viewer recording: no stock → 409 with `--viewer-executions 0` (recording off)",
+                comp_off_f.summary(),
+            )
+            .ratio(
+                median_ratio(&comp_f.per_second, &comp_off_f.per_second),
+                "req/s recording on (the default) vs off",
+            )
+            .target(|r| r >= 0.95, "≥ 0.95"),
+        );
+    }
+    let mut scenarios = vec![health_f, happy_f.clone(), comp_f.clone()];
+    if unrecorded.is_some() {
+        scenarios.push(happy_off_f);
+        scenarios.push(comp_off_f);
+    }
     if others.is_some() {
         rows.push(
             Row::new(
@@ -297,6 +349,9 @@ pub async fn run(opts: &HttpOptions) -> Result<HttpReport, BenchError> {
     }
 
     if let Some(s) = main {
+        let _ = s.shutdown().await;
+    }
+    if let Some(s) = unrecorded {
         let _ = s.shutdown().await;
     }
     if let Some((durable, mem, disk)) = others {

@@ -42,6 +42,13 @@ pub(crate) struct Args {
     /// `<stateMachineArn>#<TestCase>` answers that test case's Task states from it.
     #[arg(long, env = "SFN_MOCK_CONFIG", value_name = "FILE")]
     pub mock_config: Option<PathBuf>,
+    /// How many recent executions the viewer at http://ADDRESS/ keeps, oldest dropped first; 0 records none.
+    #[arg(long, default_value_t = saga_viewer_capacity(), value_name = "N")]
+    pub viewer_executions: usize,
+}
+
+fn saga_viewer_capacity() -> usize {
+    Config::default().viewer_executions
 }
 
 fn shutdown_grace() -> f64 {
@@ -64,6 +71,7 @@ impl Default for Args {
             sweep_interval_seconds: 5.0,
             shutdown_grace_seconds: shutdown_grace(),
             mock_config: None,
+            viewer_executions: saga_viewer_capacity(),
         }
     }
 }
@@ -95,6 +103,7 @@ pub(crate) async fn run(args: Args) -> CmdResult {
         sweep_interval: Duration::from_secs_f64(args.sweep_interval_seconds),
         shutdown_grace: Duration::from_secs_f64(args.shutdown_grace_seconds),
         mock_config,
+        viewer_executions: args.viewer_executions,
         ..Config::default()
     };
     let app = saga_local::App::new(config)?;
@@ -109,6 +118,9 @@ pub(crate) async fn run(args: Args) -> CmdResult {
         time_scale = args.time_scale,
         "serving the order saga API on http://{addr}"
     );
+    if args.viewer_executions > 0 {
+        tracing::info!("executions: open http://{addr} in a browser");
+    }
     saga_local::server::run(listener, app, async move {
         let signal = stop.await;
         tracing::info!(signal, "shutting down");

@@ -45,6 +45,8 @@ pub struct Config {
     /// A Step Functions Local mock configuration for the Step Functions API: an execution started on
     /// `<stateMachineArn>#<TestCase>` answers that test case's Task states from it.
     pub mock_config: Option<Arc<sfn_api::mock::MockConfig>>,
+    /// How many recent executions the viewer keeps (`GET /`); 0 records none.
+    pub viewer_executions: usize,
 }
 
 /// Longer than the shipped workflow's 28 s timeout, so that every saga in flight at a shutdown still answers; an
@@ -65,6 +67,7 @@ impl Default for Config {
             repair_worker: true,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             mock_config: None,
+            viewer_executions: saga_viewer::DEFAULT_CAPACITY,
         }
     }
 }
@@ -101,6 +104,8 @@ pub struct App {
     /// The same store as `shared`, typed, for invariant checks.
     pub store: Arc<MemoryStore>,
     pub schema: jsonschema::Validator,
+    /// The recent executions, HTTP- and SDK-started, for the viewer.
+    pub viewer: Arc<saga_viewer::Recorder>,
 }
 
 /// The values Terraform's `templatefile` fills in production; locally they name the in-process twins.
@@ -160,10 +165,18 @@ impl App {
             },
             repair,
         });
+        let state_machine_arn =
+            format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}");
+        let viewer = Arc::new(saga_viewer::Recorder::new(config.viewer_executions));
+        viewer.register_machine(
+            STATE_MACHINE_NAME,
+            &state_machine_arn,
+            machine.clone(),
+            config.time_scale,
+        );
         Ok(Arc::new(App {
-            state_machine_arn: format!(
-                "arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE_NAME}"
-            ),
+            state_machine_arn,
+            viewer,
             config,
             machine,
             shared,

@@ -34,16 +34,20 @@ pub const REQUEST_ID: &str = "x-amzn-requestid";
 /// The largest stock count `PUT /inventory/{sku}` accepts.
 pub const MAX_STOCK: u64 = 1_000_000_000;
 
-/// The front door: the order API's routes, and beside them at `/` the Step Functions JSON API (`step_functions`,
-/// see `sfn_api::router`), which the AWS SDKs and CLI call as `POST /` with an `x-amz-target` header. Any other
-/// request to `/` is an unknown route of the order API, as it would be without the Step Functions API.
+/// The front door: the order API's routes; beside them at `/` the Step Functions JSON API (`step_functions`,
+/// see `sfn_api::router`), which the AWS SDKs and CLI call as `POST /` with an `x-amz-target` header; and the
+/// execution viewer (`saga_viewer`): its page at `GET /`, its assets and JSON under `/ui/`. Any other request to
+/// `/` is an unknown route of the order API, as it would be without the other two.
 pub fn router(app: Arc<App>, step_functions: Router) -> Router {
+    let viewer = saga_viewer::router(app.viewer.clone());
     Router::new()
         .route(
             "/",
             any(move |method: Method, request: Request| async move {
                 if sfn_api::is_sfn_request(&request) {
                     step_functions.oneshot(request).await.into_response()
+                } else if method == Method::GET || method == Method::HEAD {
+                    saga_viewer::page()
                 } else {
                     no_route(&method, request.uri()).into_response()
                 }
@@ -61,6 +65,7 @@ pub fn router(app: Arc<App>, step_functions: Router) -> Router {
             )
         })
         .with_state(app)
+        .merge(viewer)
 }
 
 fn no_route(method: &Method, uri: &axum::http::Uri) -> Problem {
@@ -197,6 +202,12 @@ async fn post_order(State(app): State<Arc<App>>, request: Request) -> Result<Res
         "faults": faults.to_header(),
         "requestId": request_id,
     });
+    let recording = app.viewer.is_recording();
+    let injected = if recording {
+        injected_faults(&faults)
+    } else {
+        Vec::new()
+    };
     let resources = Arc::new(ExecutionResources {
         shared: app.shared.clone(),
         plan: faults,
@@ -205,7 +216,7 @@ async fn post_order(State(app): State<Arc<App>>, request: Request) -> Result<Res
         state_machine_arn: app.state_machine_arn.clone(),
         name: None,
         time_scale: app.config.time_scale,
-        record_history: false,
+        record_history: recording && app.viewer.wants_history(),
     };
     let result = asl_engine::execute(&app.machine, input, options, resources).await;
     let answer = mapping::answer(&result);
@@ -226,11 +237,39 @@ async fn post_order(State(app): State<Arc<App>>, request: Request) -> Result<Res
             "order saga failed outside its contract"
         );
     }
+    let http = recording.then(|| saga_viewer::HttpAnswer::from_body(answer.status, &answer.body));
     let mut response = answer.into_response();
     if let Ok(v) = HeaderValue::from_str(&result.execution_arn) {
         response.headers_mut().insert(SAGA_EXECUTION, v);
     }
+    if recording {
+        app.viewer.record(saga_viewer::Recorded {
+            state_machine_name: crate::app::STATE_MACHINE_NAME.into(),
+            machine: app.machine.clone(),
+            result,
+            origin: saga_viewer::Origin::Http,
+            http,
+            faults: injected,
+            time_scale: app.config.time_scale,
+        });
+    }
     Ok(response)
+}
+
+/// The faults of `plan` as the viewer marks them: on the state calling the step's Lambda function, or for the
+/// SQS step on its `sqs:sendMessage` Task.
+fn injected_faults(plan: &FaultPlan) -> Vec<saga_viewer::InjectedFault> {
+    plan.pairs()
+        .iter()
+        .map(|(step, mode)| saga_viewer::InjectedFault {
+            step: step.as_str().into(),
+            mode: mode.as_str().into(),
+            target: step
+                .function_name()
+                .unwrap_or("arn:aws:states:::sqs:sendMessage")
+                .into(),
+        })
+        .collect()
 }
 
 /// A path parameter that must be a token; a segment that is not even UTF-8 is refused the same way.

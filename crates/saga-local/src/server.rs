@@ -41,9 +41,12 @@ pub async fn run(
     let api = step_functions_api(&app).await;
     let grace = app.config.shutdown_grace;
     let (signalled_tx, signalled_rx) = watch::channel(false);
+    let viewer = app.viewer.clone();
     let serving = axum::serve(listener, gateway::router(app, sfn_api::router(api.clone())))
         .with_graceful_shutdown(async move {
             shutdown.await;
+            // A browser's live stream never ends by itself, and a graceful shutdown waits for every connection.
+            viewer.close_streams();
             let _ = signalled_tx.send(true);
         })
         .into_future();
@@ -100,6 +103,9 @@ async fn step_functions_api(app: &Arc<App>) -> Arc<sfn_api::SfnApi> {
     if let Some(mocks) = &app.config.mock_config {
         api = api.with_mock_config(mocks.clone());
     }
+    if app.viewer.is_recording() {
+        api = api.with_observer(Arc::new(RecordInViewer(app.viewer.clone())));
+    }
     let api = Arc::new(api);
     let created = api.create_express(
         crate::app::STATE_MACHINE_NAME,
@@ -111,6 +117,29 @@ async fn step_functions_api(app: &Arc<App>) -> Arc<sfn_api::SfnApi> {
         tracing::warn!(error = %e, "could not register the order saga with the Step Functions API");
     }
     api
+}
+
+/// Hands what the Step Functions API ran to the viewer. The result is copied: the API still answers from it.
+struct RecordInViewer(Arc<saga_viewer::Recorder>);
+
+impl sfn_api::ExecutionObserver for RecordInViewer {
+    fn wants_history(&self) -> bool {
+        self.0.wants_history()
+    }
+
+    fn execution_finished(&self, execution: sfn_api::FinishedExecution<'_>) {
+        self.0.record(saga_viewer::Recorded {
+            state_machine_name: execution.state_machine_name.to_string(),
+            machine: execution.machine.clone(),
+            result: execution.result.clone(),
+            origin: saga_viewer::Origin::StepFunctions {
+                operation: execution.operation.to_string(),
+            },
+            http: None,
+            faults: Vec::new(),
+            time_scale: execution.time_scale,
+        });
+    }
 }
 
 /// A server running in the background of this process: what tests, the chaos run and benchmarks start.

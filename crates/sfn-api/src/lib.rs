@@ -18,6 +18,10 @@
 //! execution it serves (a `saga serve` wires its local Lambdas; tests wire
 //! [`mock::MockResources`]).
 //!
+//! An [`ExecutionObserver`] ([`SfnApi::with_observer`]) is told about every execution once it has
+//! ended, with its history events if it asked for them: the API itself keeps nothing about an
+//! Express execution, as on AWS, but whoever serves it may show what ran.
+//!
 //! A Step Functions Local mock configuration ([`SfnApi::with_mock_config`]) lets a caller run
 //! a test case: `stateMachineArn` = `<arn>#<TestCaseName>`, as with Step Functions Local.
 //!
@@ -108,6 +112,32 @@ pub struct ExecutionContext {
     pub input: Value,
 }
 
+/// An execution the API ran, as an [`ExecutionObserver`] is told about it once it has ended.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct FinishedExecution<'a> {
+    /// `StartSyncExecution` or `StartExecution`.
+    pub operation: &'static str,
+    pub state_machine_name: &'a str,
+    /// The definition the execution ran.
+    pub machine: &'a StateMachine,
+    /// With its history events: executions run with history recorded while an observer is set.
+    pub result: &'a ExecutionResult,
+    pub time_scale: f64,
+}
+
+/// Told about every execution the API runs, once it has ended, e.g. to show it to a person: on AWS an Express
+/// execution leaves only its logs, and the API itself keeps nothing (see [`SfnApi::with_observer`]).
+pub trait ExecutionObserver: Send + Sync {
+    /// Asked once before each execution starts: whether to record its history events for the observer. Recording
+    /// them makes an execution markedly slower.
+    fn wants_history(&self) -> bool {
+        true
+    }
+
+    fn execution_finished(&self, execution: FinishedExecution<'_>);
+}
+
 /// Builds the [`Resources`] of one execution.
 pub type ResourcesFactory = Arc<dyn Fn(&ExecutionContext) -> Arc<dyn Resources> + Send + Sync>;
 
@@ -184,6 +214,7 @@ pub struct SfnApi {
     /// The Step Functions Local mock configuration that `<stateMachineArn>#<TestCase>` selects
     /// from.
     mock_config: Option<Arc<mock::MockConfig>>,
+    observer: Option<Arc<dyn ExecutionObserver>>,
     /// In creation order, which is the order ListStateMachines returns.
     machines: RwLock<Vec<StoredMachine>>,
     /// The executions StartExecution runs after answering. Dropping the set (with the API)
@@ -205,6 +236,7 @@ impl SfnApi {
             config,
             resources,
             mock_config: None,
+            observer: None,
             machines: RwLock::new(Vec::new()),
             background: tokio::sync::Mutex::new(JoinSet::new()),
         }
@@ -218,6 +250,14 @@ impl SfnApi {
     /// machine's name.
     pub fn with_mock_config(mut self, config: Arc<mock::MockConfig>) -> SfnApi {
         self.mock_config = Some(config);
+        self
+    }
+
+    /// Tells `observer` about every execution once it has ended. Executions the observer wants the history of
+    /// ([`ExecutionObserver::wants_history`]) record their history events, as with [`SfnApiConfig::log_history`],
+    /// and the observer receives them with the result; what the API answers does not change.
+    pub fn with_observer(mut self, observer: Arc<dyn ExecutionObserver>) -> SfnApi {
+        self.observer = Some(observer);
         self
     }
 

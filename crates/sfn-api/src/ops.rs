@@ -491,6 +491,7 @@ impl Start {
     fn run(
         self,
         api: &SfnApi,
+        operation: &'static str,
         execution_arn: Option<String>,
     ) -> impl std::future::Future<Output = ExecutionResult> + Send + 'static {
         let Start {
@@ -513,15 +514,31 @@ impl Start {
             state_machine_arn: stored.arn.clone(),
             name: Some(name),
             time_scale: api.config.time_scale,
-            record_history: api.config.log_history,
+            record_history: api.config.log_history
+                || api.observer.as_ref().is_some_and(|o| o.wants_history()),
         };
+        let observer = api.observer.clone();
+        let time_scale = api.config.time_scale;
+        let log_history = api.config.log_history;
         async move {
             let result = match execution_arn {
                 Some(arn) => execute_as(&stored.machine, input, options, arn, resources).await,
                 None => execute(&stored.machine, input, options, resources).await,
             };
-            for record in result.log_records() {
-                tracing::debug!(target: "sfn_api::history", record = %record);
+            // History recorded for the observer alone is not logged.
+            if log_history {
+                for record in result.log_records() {
+                    tracing::debug!(target: "sfn_api::history", record = %record);
+                }
+            }
+            if let Some(observer) = observer {
+                observer.execution_finished(crate::FinishedExecution {
+                    operation,
+                    state_machine_name: &stored.name,
+                    machine: &stored.machine,
+                    result: &result,
+                    time_scale,
+                });
             }
             result
         }
@@ -534,7 +551,7 @@ impl Start {
 async fn start_execution(api: &SfnApi, body: &Map<String, Value>) -> Result<Value, SfnError> {
     let start = prepare_start(api, body)?;
     let execution_arn = express_execution_arn(&start.stored.arn, &start.name);
-    let run = start.run(api, Some(execution_arn.clone()));
+    let run = start.run(api, "StartExecution", Some(execution_arn.clone()));
     let start_date = Utc::now();
     let mut background = api.background.lock().await;
     while background.try_join_next().is_some() {}
@@ -564,7 +581,7 @@ async fn start_sync_execution(api: &SfnApi, body: &Map<String, Value>) -> Result
         }
     };
 
-    let result = start.run(api, None).await;
+    let result = start.run(api, "StartSyncExecution", None).await;
 
     let mut response = start_sync_execution_response(&result);
     let m = response
