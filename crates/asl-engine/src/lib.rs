@@ -19,6 +19,7 @@
 //!   iterations are tokio tasks so that they really overlap, and every wait goes through tokio
 //!   time so tests can run with `tokio::time::pause()`.
 //! - `result`: the execution record, its `StartSyncExecution` JSON, and history events.
+//! - [`model`]: the loaded graph, read-only, for tools that reason about a definition.
 //!
 //! History event ids are always counted, even when history is not recorded, because AWS quotes
 //! them in runtime-error causes (`... (entered at the event id #4). ...`).
@@ -61,11 +62,12 @@ mod definition;
 mod envelope;
 mod exec;
 mod intrinsics;
+pub mod model;
 mod path;
 mod result;
 mod template;
 
-pub use definition::{retrier_defaults, DefinitionError, Diagnostic};
+pub use definition::{DefinitionError, Diagnostic};
 pub use result::{ExecutionResult, ExecutionStatus, HistoryEvent};
 
 use serde_json::Value;
@@ -116,6 +118,11 @@ impl StateMachine {
 
     pub fn definition(&self) -> &Value {
         &self.definition
+    }
+
+    /// The loaded state graph, read-only: the top-level scope.
+    pub fn model(&self) -> model::Scope<'_> {
+        model::Scope::new(&self.graph)
     }
 
     /// The top-level `TimeoutSeconds`, if set.

@@ -10,8 +10,9 @@ use super::{duplicates, DefinitionError, Diagnostic, Parsed, MISSING_TARGET, SCH
 use crate::intrinsics;
 use crate::path::{JsonPath, Root};
 use crate::template::Template;
+use indexmap::IndexMap;
 use serde_json::{Map, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 pub(crate) fn load(def: &Value) -> Result<Parsed, DefinitionError> {
@@ -331,7 +332,7 @@ impl Loader {
         if states_obj.is_empty() {
             self.schema(&states_loc, "'States' must hold at least one state");
         }
-        let mut states = HashMap::new();
+        let mut states = IndexMap::new();
         for (name, sv) in states_obj {
             let sl = format!("{states_loc}/{}", esc(name));
             if name.is_empty() || name.chars().count() > 80 {

@@ -6,8 +6,8 @@
 use crate::intrinsics::Call;
 use crate::path::JsonPath;
 use crate::template::Template;
+use indexmap::IndexMap;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// InputPath/OutputPath/ResultPath: absent, explicitly `null`, or a path.
@@ -21,7 +21,8 @@ pub(crate) enum IoPath {
 #[derive(Debug)]
 pub(crate) struct Graph {
     pub(crate) start_at: String,
-    pub(crate) states: HashMap<String, Arc<State>>,
+    /// In definition order, which [`crate::model`] shows to tools that report per state.
+    pub(crate) states: IndexMap<String, Arc<State>>,
 }
 
 #[derive(Debug)]
@@ -123,11 +124,11 @@ pub(crate) struct MapDef {
 }
 
 /// What a retrier does about a field it leaves out, as the language specification sets it.
-/// Public so that tools reasoning about retries (a time budget, say) use the same values.
-pub mod retrier_defaults {
-    pub const INTERVAL_SECONDS: u64 = 1;
-    pub const MAX_ATTEMPTS: u64 = 3;
-    pub const BACKOFF_RATE: f64 = 2.0;
+/// Tools see the filled-in values through [`crate::model::Retrier`].
+pub(crate) mod retrier_defaults {
+    pub(crate) const INTERVAL_SECONDS: u64 = 1;
+    pub(crate) const MAX_ATTEMPTS: u64 = 3;
+    pub(crate) const BACKOFF_RATE: f64 = 2.0;
 }
 
 #[derive(Debug, Clone)]
