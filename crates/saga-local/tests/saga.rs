@@ -254,7 +254,7 @@ async fn invalid_input_is_400_and_starts_nothing() {
         );
         assert_eq!(a.body["compensation"], "not-needed");
     }
-    assert!(s.app.store.all_orders().is_empty(), "nothing written");
+    assert!(s.app.all_orders().is_empty(), "nothing written");
     assert_eq!(level(&s, &sku).await.1, 0);
 }
 
@@ -401,7 +401,6 @@ async fn a_lost_execution_answers_500_pending_and_the_sweeper_finishes_it() {
         assert_eq!(level(&s, &sku).await, (5, 0), "{fault}: swept {swept}");
         assert!(
             s.app
-                .store
                 .all_orders()
                 .iter()
                 .all(|o| o.status != OrderStatus::Pending),
@@ -431,12 +430,7 @@ async fn a_replay_of_a_swept_order_answers_that_it_was_cancelled() {
     assert_eq!(replay.body["type"], "/problems/order-cancelled");
     assert_eq!(replay.body["compensation"], "completed");
     let id = replay.body["orderId"].as_str().unwrap_or_default();
-    let order = s
-        .app
-        .store
-        .all_orders()
-        .into_iter()
-        .find(|o| o.order_id == id);
+    let order = s.app.all_orders().into_iter().find(|o| o.order_id == id);
     assert_eq!(
         order.map(|o| o.status),
         Some(OrderStatus::Cancelled),
@@ -493,7 +487,7 @@ async fn an_idempotent_replay_gives_the_same_answer_and_one_order() {
     let reused = c.order(&body(&sku, 3), Some(&key), None).await;
     assert_eq!(reused.status, 422, "{}", reused.body);
     assert_eq!(reused.body["type"], "/problems/idempotency-key-reused");
-    assert_eq!(s.app.store.all_orders().len(), 1, "exactly one order");
+    assert_eq!(s.app.all_orders().len(), 1, "exactly one order");
 }
 
 /// A replay whose original is still running waits for it (1 + 2 + 4 s at AWS timings), then says so with a 409:
@@ -516,7 +510,7 @@ async fn a_replay_of_a_request_still_running_is_409_in_progress() {
         })
     };
     let order_id = loop {
-        let placed = s.app.store.all_orders();
+        let placed = s.app.all_orders();
         if let Some(o) = placed
             .iter()
             .find(|o| o.idempotency_key.as_deref() == Some(&key))
@@ -602,7 +596,7 @@ async fn concurrent_identical_requests_make_one_order() {
         assert_eq!(a.status, 201, "{}", a.body);
         assert_eq!(a.body, first.body, "identical answers");
     }
-    assert_eq!(s.app.store.all_orders().len(), 1, "one order");
+    assert_eq!(s.app.all_orders().len(), 1, "one order");
     assert_eq!(level(&s, &sku).await.1, 1);
 }
 
@@ -659,7 +653,7 @@ async fn an_idempotency_key_expires_after_its_window() {
         first.body["orderId"], second.body["orderId"],
         "an expired key makes a new order"
     );
-    assert_eq!(s.app.store.all_orders().len(), 2);
+    assert_eq!(s.app.all_orders().len(), 2);
 }
 
 #[tokio::test]
@@ -817,7 +811,6 @@ async fn a_compensation_cut_off_after_release_is_finished_by_the_sweeper() {
         let id = a.body["orderId"].as_str().map(str::to_string);
         let cancelled = s
             .app
-            .store
             .all_orders()
             .into_iter()
             .filter(|o| !o.tombstone && id.as_deref().is_none_or(|id| o.order_id == id))
