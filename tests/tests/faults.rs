@@ -2,7 +2,7 @@
 //! the compensation (or the repair worker, or the sweeper) is done. Skipped, with a message, when the target does
 //! not honour the header.
 
-use contract_tests::{assert_problem, order_body, Reply, Target};
+use contract_tests::{assert_problem, order_body, order_id, Reply, Target};
 use reqwest::StatusCode;
 use saga_domain::{FaultMode, FaultPlan};
 
@@ -113,7 +113,7 @@ async fn check_order(t: &Target, case: &Case, reply: &Reply, context: &str) {
         assert!(reply.body.get("orderId").is_none(), "{context}");
         return;
     }
-    let id = reply.order_id();
+    let id = order_id(reply);
     let want = match case.order {
         Order::Confirmed => Some("CONFIRMED"),
         Order::Cancelled => Some("CANCELLED"),
