@@ -53,10 +53,8 @@ fn env_flag(name: &str) -> bool {
 impl Target {
     /// A fresh local server, or the deployed stack named by `SAGA_BASE_URL`.
     pub async fn start() -> Target {
-        let http = reqwest::Client::builder()
-            // A saga answers within the workflow's 28 s budget; past 40 s something else is wrong.
-            .timeout(Duration::from_secs(40))
-            .redirect(reqwest::redirect::Policy::none())
+        // A saga answers within the workflow's 28 s budget; past 40 s something else is wrong.
+        let http = saga_client::http_builder(Duration::from_secs(40))
             .build()
             .expect("an HTTP client");
         let auth_header = std::env::var("SAGA_INVENTORY_AUTH_HEADER").ok().map(|h| {
@@ -308,6 +306,16 @@ pub fn assert_problem(reply: &Reply, status: u16, kind: &str, compensation: &str
         );
     }
     spec::assert_conforms(reply);
+}
+
+/// A 400 for a request header the gateway checks (Idempotency-Key, X-Saga-Fault). Locally the gateway refuses it
+/// before starting anything; API Gateway cannot check a header's format, so on AWS create-order refuses it inside
+/// an execution, whose ARN the answer then carries.
+pub fn assert_header_refused(target: &Target, reply: &Reply) {
+    assert_problem(reply, 400, "validation-failed", "not-needed");
+    if target.local {
+        assert!(reply.header("x-saga-execution").is_none(), "{reply}");
+    }
 }
 
 /// A 400 whose `errors` (local only: API Gateway's validator gives its message in `detail`) name this pointer.

@@ -113,12 +113,9 @@ pub struct Client {
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Client {
-    /// A client with [`DEFAULT_TIMEOUT`] that does not follow redirects (a redirect is an answer
-    /// to check, not to hide).
+    /// A client with [`DEFAULT_TIMEOUT`] that does not follow redirects.
     pub fn new(base: &str) -> Result<Client, ClientError> {
-        let http = reqwest::Client::builder()
-            .timeout(DEFAULT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
+        let http = http_builder(DEFAULT_TIMEOUT)
             .build()
             .map_err(ClientError::Build)?;
         Ok(Client::with_http(base, http))
@@ -231,6 +228,15 @@ impl Client {
         self.get(&format!("/orders/{}", encode_segment(order_id)))
             .await
     }
+}
+
+/// What [`Client::new`] builds on, for a caller that adds to it (TLS roots, a pool size): answers
+/// give up after `timeout`, and redirects are not followed (a redirect is an answer to check, not
+/// to hide).
+pub fn http_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
 }
 
 /// The path and body of `PUT /inventory/{sku}`, for callers that sign the request before sending.
