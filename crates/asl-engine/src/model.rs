@@ -31,7 +31,7 @@ impl<'a> Scope<'a> {
 
     /// The scope's states, in the order the definition lists them.
     pub fn states(&self) -> impl ExactSizeIterator<Item = State<'a>> + 'a {
-        self.graph.states.values().map(|s| State { state: s })
+        self.graph.listed.iter().map(|s| State { state: s })
     }
 
     pub fn state(&self, name: &str) -> Option<State<'a>> {

@@ -10,9 +10,8 @@ use super::{duplicates, DefinitionError, Diagnostic, Parsed, MISSING_TARGET, SCH
 use crate::intrinsics;
 use crate::path::{JsonPath, Root};
 use crate::template::Template;
-use indexmap::IndexMap;
 use serde_json::{Map, Value};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub(crate) fn load(def: &Value) -> Result<Parsed, DefinitionError> {
@@ -332,14 +331,17 @@ impl Loader {
         if states_obj.is_empty() {
             self.schema(&states_loc, "'States' must hold at least one state");
         }
-        let mut states = IndexMap::new();
+        let mut states = HashMap::new();
+        let mut listed = Vec::new();
         for (name, sv) in states_obj {
             let sl = format!("{states_loc}/{}", esc(name));
             if name.is_empty() || name.chars().count() > 80 {
                 self.schema(&sl, "State names must be 1 to 80 characters long");
             }
             if let Some(s) = self.state(name, sv, &sl) {
-                states.insert(name.clone(), Arc::new(s));
+                let s = Arc::new(s);
+                states.insert(name.clone(), s.clone());
+                listed.push(s);
             }
         }
         let start_at = start_at.unwrap_or_default();
@@ -351,7 +353,11 @@ impl Loader {
             );
         }
         self.transitions(states_obj, &states_loc, &start_at);
-        Some(Arc::new(Graph { start_at, states }))
+        Some(Arc::new(Graph {
+            start_at,
+            states,
+            listed,
+        }))
     }
 
     pub(super) fn query_language(&mut self, obj: &Map<String, Value>, loc: &str) {

@@ -6,8 +6,8 @@
 use crate::intrinsics::Call;
 use crate::path::JsonPath;
 use crate::template::Template;
-use indexmap::IndexMap;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// InputPath/OutputPath/ResultPath: absent, explicitly `null`, or a path.
@@ -21,8 +21,10 @@ pub(crate) enum IoPath {
 #[derive(Debug)]
 pub(crate) struct Graph {
     pub(crate) start_at: String,
-    /// In definition order, which [`crate::model`] shows to tools that report per state.
-    pub(crate) states: IndexMap<String, Arc<State>>,
+    pub(crate) states: HashMap<String, Arc<State>>,
+    /// The same states in definition order, which [`crate::model`] shows to tools that report per
+    /// state; the interpreter only looks states up by name.
+    pub(crate) listed: Vec<Arc<State>>,
 }
 
 #[derive(Debug)]
