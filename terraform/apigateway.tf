@@ -107,13 +107,6 @@ resource "aws_api_gateway_integration" "create_order" {
   request_templates = {
     "application/json" = local.start_execution_request_template
   }
-
-  lifecycle {
-    precondition {
-      condition     = local.api_integration_timeout_ms > local.workflow_timeout_seconds * 1000
-      error_message = "The workflow's top-level TimeoutSeconds must be shorter than the API integration timeout, so the workflow answers first."
-    }
-  }
 }
 
 locals {

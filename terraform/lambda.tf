@@ -49,13 +49,6 @@ resource "aws_lambda_function" "fn" {
     mode = "Active"
   }
 
-  lifecycle {
-    precondition {
-      condition     = each.value <= lookup(local.saga_task_timeouts, each.key, each.value)
-      error_message = "A saga function's timeout must not exceed its Task's TimeoutSeconds in workflow.asl.json."
-    }
-  }
-
   depends_on = [aws_iam_role_policy.fn]
 }
 

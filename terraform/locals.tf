@@ -5,9 +5,8 @@ locals {
 
   # The workflow is read twice: decoded here for the numbers the deployment must respect, and rendered with
   # templatefile in stepfunctions.tf so that its ${...} placeholders receive the real ARNs.
-  workflow_path            = "${path.module}/../workflow.asl.json"
-  workflow                 = jsondecode(file(local.workflow_path))
-  workflow_timeout_seconds = local.workflow.TimeoutSeconds
+  workflow_path = "${path.module}/../workflow.asl.json"
+  workflow      = jsondecode(file(local.workflow_path))
 
   # Saga task functions and the Task state that invokes each one.
   saga_task_states = {

@@ -17,10 +17,11 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use saga_local::server::RunningServer;
-use serde_json::{json, Value};
+use serde_json::Value;
+
+pub use saga_client::{encode_segment, order_body, Reply};
 
 mod sigv4;
 pub mod spec;
@@ -28,58 +29,15 @@ pub mod spec;
 /// What a test talks to. Dropping it stops a local server.
 pub struct Target {
     pub base: String,
-    pub client: reqwest::Client,
+    client: saga_client::Client,
     /// The target honours `X-Saga-Fault`.
     pub faults: bool,
     /// The in-process server (local mode only): lets tests say which behaviour is local-only.
     pub local: bool,
-    auth_header: Option<(HeaderName, HeaderValue)>,
+    /// `Name: value` sent with every `PUT /inventory/{sku}`.
+    auth_header: Option<(String, String)>,
     signer: Option<sigv4::Signer>,
     server: Option<RunningServer>,
-}
-
-/// One HTTP answer, read whole.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub method: Method,
-    pub path: String,
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub text: String,
-    /// The body as JSON, or `Value::Null` when it is not JSON.
-    pub body: Value,
-}
-
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    pub fn content_type(&self) -> &str {
-        self.header("content-type").unwrap_or("")
-    }
-
-    /// The body's `orderId`, which every saga answer past validation carries.
-    pub fn order_id(&self) -> String {
-        self.body["orderId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no orderId in {self}"))
-            .to_string()
-    }
-}
-
-impl std::fmt::Display for Reply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {} -> {} [{}] {}",
-            self.method,
-            self.path,
-            self.status.as_u16(),
-            self.content_type(),
-            self.text
-        )
-    }
 }
 
 /// A run id, so that skus made by this run cannot collide with another run against the same stack.
@@ -95,25 +53,20 @@ fn env_flag(name: &str) -> bool {
 impl Target {
     /// A fresh local server, or the deployed stack named by `SAGA_BASE_URL`.
     pub async fn start() -> Target {
-        let client = reqwest::Client::builder()
-            // A saga answers within the workflow's 28 s budget; past 40 s something else is wrong.
-            .timeout(Duration::from_secs(40))
-            .redirect(reqwest::redirect::Policy::none())
+        // A saga answers within the workflow's 28 s budget; past 40 s something else is wrong.
+        let http = saga_client::http_builder(Duration::from_secs(40))
             .build()
             .expect("an HTTP client");
         let auth_header = std::env::var("SAGA_INVENTORY_AUTH_HEADER").ok().map(|h| {
             let (name, value) = h
                 .split_once(':')
                 .expect("SAGA_INVENTORY_AUTH_HEADER is `Name: value`");
-            (
-                HeaderName::from_bytes(name.trim().as_bytes()).expect("a header name"),
-                HeaderValue::from_str(value.trim()).expect("a header value"),
-            )
+            (name.trim().to_string(), value.trim().to_string())
         });
         match std::env::var("SAGA_BASE_URL") {
             Ok(base) if !base.trim().is_empty() => Target {
                 base: base.trim().trim_end_matches('/').to_string(),
-                client,
+                client: saga_client::Client::with_http(base.trim(), http),
                 faults: env_flag("SAGA_FAULT_INJECTION"),
                 local: false,
                 auth_header,
@@ -130,7 +83,7 @@ impl Target {
                 .expect("the local server starts");
                 Target {
                     base: server.url(),
-                    client,
+                    client: saga_client::Client::with_http(&server.url(), http),
                     faults: true,
                     local: true,
                     auth_header,
@@ -214,44 +167,23 @@ impl Target {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Reply {
-        let path = url.strip_prefix(&self.base).unwrap_or(url).to_string();
-        let path = path.as_str();
-        let mut request = self.client.request(method.clone(), url);
-        let mut names = Vec::new();
-        for (name, value) in headers {
-            names.push(name.to_ascii_lowercase());
-            request = request.header(*name, *value);
-        }
+        let path = url.strip_prefix(&self.base).unwrap_or(url);
         let body = body.unwrap_or_default();
+        let mut all: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
         if method == Method::PUT && path.starts_with("/inventory/") {
-            if let Some((name, value)) = &self.auth_header {
-                request = request.header(name.clone(), value.clone());
-            }
+            all.extend(self.auth_header.clone());
             if let Some(signer) = &self.signer {
-                for (name, value) in signer.sign("PUT", url, headers, &body) {
-                    request = request.header(name, value);
-                }
+                all.extend(signer.sign("PUT", url, headers, &body));
             }
         }
-        if !body.is_empty() || method == Method::POST || method == Method::PUT {
-            request = request.body(body);
-        }
-        let response = request
-            .send()
+        let all: Vec<(&str, &str)> = all.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        self.client
+            .send_to(method, url, &all, Some(body))
             .await
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            method,
-            path: path.to_string(),
-            status,
-            headers,
-            text,
-            body,
-        }
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -260,15 +192,10 @@ impl Target {
 
     /// `POST /orders` with a JSON body and extra headers.
     pub async fn post_order(&self, body: &Value, headers: &[(&str, &str)]) -> Reply {
-        let mut all = vec![("content-type", "application/json")];
-        all.extend_from_slice(headers);
-        self.send(
-            Method::POST,
-            "/orders",
-            &all,
-            Some(body.to_string().into_bytes()),
-        )
-        .await
+        self.client
+            .post_order(body, headers)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// `POST /orders` with raw bytes and exactly the headers given.
@@ -279,12 +206,14 @@ impl Target {
 
     /// Sets a sku's stock and checks the answer.
     pub async fn put_stock(&self, sku: &str, available: u64) -> Reply {
+        // Through `send`, which authenticates the PUT for a deployed stage that wants it.
+        let (path, body) = saga_client::put_stock_request(sku, available);
         let reply = self
             .send(
                 Method::PUT,
-                &format!("/inventory/{}", encode_segment(sku)),
+                &path,
                 &[("content-type", "application/json")],
-                Some(json!({ "available": available }).to_string().into_bytes()),
+                Some(body),
             )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{reply}");
@@ -350,25 +279,12 @@ impl Target {
     }
 }
 
-/// Percent-encodes one path segment: everything but unreserved characters.
-pub fn encode_segment(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// `{"customerId": .., "items": [{sku, quantity}..]}`.
-pub fn order_body(customer: &str, lines: &[(&str, u64)]) -> Value {
-    json!({
-        "customerId": customer,
-        "items": lines.iter().map(|(sku, q)| json!({"sku": sku, "quantity": q})).collect::<Vec<_>>(),
-    })
+/// The body's `orderId`, which every saga answer past validation carries.
+pub fn order_id(reply: &Reply) -> String {
+    reply
+        .order_id()
+        .unwrap_or_else(|| panic!("no orderId in {reply}"))
+        .to_string()
 }
 
 /// Checks an error answer: problem+json, the given status and type, the compensation state, and the members
@@ -390,6 +306,16 @@ pub fn assert_problem(reply: &Reply, status: u16, kind: &str, compensation: &str
         );
     }
     spec::assert_conforms(reply);
+}
+
+/// A 400 for a request header the gateway checks (Idempotency-Key, X-Saga-Fault). Locally the gateway refuses it
+/// before starting anything; API Gateway cannot check a header's format, so on AWS create-order refuses it inside
+/// an execution, whose ARN the answer then carries.
+pub fn assert_header_refused(target: &Target, reply: &Reply) {
+    assert_problem(reply, 400, "validation-failed", "not-needed");
+    if target.local {
+        assert!(reply.header("x-saga-execution").is_none(), "{reply}");
+    }
 }
 
 /// A 400 whose `errors` (local only: API Gateway's validator gives its message in `detail`) name this pointer.

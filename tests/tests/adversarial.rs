@@ -1,7 +1,7 @@
 //! Hostile and odd input, each with the exact problem it must get, and afterwards proof that nothing was
 //! written: the stock of the sku every case names is unchanged and no execution was started.
 
-use contract_tests::{assert_invalid_at, assert_problem, encode_segment, Reply, Target};
+use contract_tests::{assert_invalid_at, assert_problem, encode_segment, order_id, Reply, Target};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -228,7 +228,7 @@ async fn strings_with_control_and_unicode_characters() {
     ] {
         let reply = t.post_order(&with(&customer), &[]).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{reply}");
-        let order = t.order(&reply.order_id()).await;
+        let order = t.order(&order_id(&reply)).await;
         assert_eq!(order.body["customerId"], customer.as_str(), "{order}");
     }
     assert_eq!(t.stock(&sku).await, (6, 4));

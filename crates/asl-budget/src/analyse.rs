@@ -8,8 +8,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use asl_engine::retrier_defaults;
-use serde_json::{Map, Value};
+use asl_engine::model::{Kind, Quantity, Scope, State, Wait};
+use asl_engine::StateMachine;
 
 use crate::{render::format_seconds, BudgetError, Options, Path, Report, Step, Verdict, Via};
 
@@ -29,29 +29,16 @@ pub(crate) fn failed(options: &Options, errors: Vec<BudgetError>) -> Report {
     }
 }
 
-pub(crate) fn run(definition: &Value, options: &Options) -> Report {
+pub(crate) fn run(machine: &StateMachine, options: &Options) -> Report {
     let mut analyser = Analyser {
         options,
         errors: Vec::new(),
     };
-    let timeout_seconds = match definition.get("TimeoutSeconds") {
-        Some(v) => match v.as_f64() {
-            Some(t) if t > 0.0 => Some(t),
-            _ => {
-                analyser.errors.push(BudgetError::InvalidDefinition {
-                    message: format!(
-                        "top-level TimeoutSeconds must be a positive integer, got {v}"
-                    ),
-                });
-                None
-            }
-        },
-        None => {
-            analyser.errors.push(BudgetError::MissingTopLevelTimeout);
-            None
-        }
-    };
-    let scope = analyser.scope(definition, "");
+    let timeout_seconds = machine.timeout_seconds().map(|t| t as f64);
+    if timeout_seconds.is_none() {
+        analyser.errors.push(BudgetError::MissingTopLevelTimeout);
+    }
+    let scope = analyser.scope(machine.model(), "");
     let (worst_path, worst_compensation_path) = match scope {
         Some(s) => (Some(s.worst), s.worst_catch),
         None => (None, None),
@@ -117,39 +104,18 @@ struct Best {
 }
 
 impl<'o> Analyser<'o> {
-    fn invalid(&mut self, message: String) {
-        self.errors.push(BudgetError::InvalidDefinition { message });
-    }
-
-    /// Analyses a scope object (`{"StartAt", "States"}`); `None` when it has no longest path.
-    fn scope(&mut self, scope: &Value, prefix: &str) -> Option<ScopeResult> {
-        let where_ = if prefix.is_empty() {
-            "the definition".to_string()
-        } else {
-            prefix.to_string()
-        };
-        let Some(states) = scope.get("States").and_then(Value::as_object) else {
-            self.invalid(format!("{where_} has no States object"));
-            return None;
-        };
-        let Some(start) = scope.get("StartAt").and_then(Value::as_str) else {
-            self.invalid(format!("{where_} has no StartAt"));
-            return None;
-        };
-        if !states.contains_key(start) {
-            self.invalid(format!("StartAt {start:?} of {where_} names no state"));
-            return None;
-        }
+    /// Analyses one scope; `None` when it has no longest path.
+    fn scope<'a>(&mut self, scope: Scope<'a>, prefix: &str) -> Option<ScopeResult> {
+        let start = scope.start_at();
 
         // Costs first (this also analyses nested scopes), in definition order so that errors
         // come out in a stable order.
         let mut costs: HashMap<&str, Cost> = HashMap::new();
         let mut edges: HashMap<&str, Vec<Edge<'_>>> = HashMap::new();
-        for (name, state) in states {
-            let qualified = qualify(prefix, name);
-            costs.insert(name, self.cost(name, &qualified, state));
-            let out = self.edges(&qualified, state, states);
-            edges.insert(name, out);
+        for state in scope.states() {
+            let qualified = qualify(prefix, state.name());
+            costs.insert(state.name(), self.cost(&qualified, state));
+            edges.insert(state.name(), edges_of(state));
         }
 
         if self.report_cycles(start, &edges, prefix) {
@@ -160,7 +126,7 @@ impl<'o> Analyser<'o> {
         best(start, &costs, &edges, &mut memo);
         let solved = Solved {
             prefix,
-            states,
+            scope,
             costs: &costs,
             edges: &edges,
             memo: &memo,
@@ -170,65 +136,6 @@ impl<'o> Analyser<'o> {
             .catch_total
             .map(|_| build_path(&solved, start, Via::Start, true));
         Some(ScopeResult { worst, worst_catch })
-    }
-
-    fn edges<'s>(
-        &mut self,
-        qualified: &str,
-        state: &'s Value,
-        states: &Map<String, Value>,
-    ) -> Vec<Edge<'s>> {
-        let mut out = Vec::new();
-        let ty = state.get("Type").and_then(Value::as_str).unwrap_or("");
-        if ty == "Choice" {
-            for rule in state
-                .get("Choices")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(t) = rule.get("Next").and_then(Value::as_str) {
-                    out.push(Edge {
-                        via: Via::Choice,
-                        target: t,
-                    });
-                }
-            }
-            if let Some(t) = state.get("Default").and_then(Value::as_str) {
-                out.push(Edge {
-                    via: Via::Default,
-                    target: t,
-                });
-            }
-        } else {
-            if let Some(t) = state.get("Next").and_then(Value::as_str) {
-                out.push(Edge {
-                    via: Via::Next,
-                    target: t,
-                });
-            }
-            for catcher in state
-                .get("Catch")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(t) = catcher.get("Next").and_then(Value::as_str) {
-                    out.push(Edge {
-                        via: Via::Catch,
-                        target: t,
-                    });
-                }
-            }
-        }
-        let before = out.len();
-        out.retain(|e| states.contains_key(e.target));
-        if out.len() != before {
-            self.invalid(format!(
-                "{qualified} transitions to a state that does not exist"
-            ));
-        }
-        out
     }
 
     /// Depth-first search from `start`; every back edge closes a loop. Returns whether any loop
@@ -289,34 +196,30 @@ impl<'o> Analyser<'o> {
         any
     }
 
-    fn cost(&mut self, name: &str, qualified: &str, state: &Value) -> Cost {
-        let ty = state.get("Type").and_then(Value::as_str).unwrap_or("");
-        let (attempt, detail, inner) = match ty {
-            "Pass" | "Choice" | "Succeed" | "Fail" => {
+    fn cost(&mut self, qualified: &str, state: State<'_>) -> Cost {
+        let name = state.name();
+        let (attempt, detail, inner) = match state.kind() {
+            Kind::Pass | Kind::Choice(_) | Kind::Succeed | Kind::Fail => {
                 return Cost {
                     seconds: 0.0,
                     detail: String::new(),
                     inner: None,
                 }
             }
-            "Wait" => {
-                let (seconds, detail) = self.wait(name, qualified, state);
+            Kind::Wait(wait) => {
+                let (seconds, detail) = self.wait(name, qualified, wait);
                 return Cost {
                     seconds,
                     detail,
                     inner: None,
                 };
             }
-            "Task" => {
-                let t = self.task_timeout(qualified, state);
+            Kind::Task(task) => {
+                let t = self.task_timeout(qualified, task.timeout());
                 (t, format!("timeout {}", format_seconds(t)), None)
             }
-            "Parallel" => self.parallel(qualified, state),
-            "Map" => self.map(name, qualified, state),
-            other => {
-                self.invalid(format!("{qualified} has unknown Type {other:?}"));
-                (f64::INFINITY, String::new(), None)
-            }
+            Kind::Parallel(parallel) => self.parallel(qualified, parallel.branches()),
+            Kind::Map(map) => self.map(name, qualified, map),
         };
         let retry = retry_budget(state);
         let seconds = retry.attempts as f64 * attempt + retry.backoff_seconds;
@@ -338,45 +241,34 @@ impl<'o> Analyser<'o> {
         }
     }
 
-    fn task_timeout(&mut self, qualified: &str, state: &Value) -> f64 {
-        for field in ["TimeoutSecondsPath"] {
-            if state.get(field).is_some() {
-                self.errors.push(BudgetError::DynamicTaskTimeout {
-                    state: qualified.to_string(),
-                    field: field.to_string(),
-                });
-                return f64::INFINITY;
-            }
-        }
-        match state.get("TimeoutSeconds") {
-            None => {
+    fn task_timeout(&mut self, qualified: &str, timeout: Quantity) -> f64 {
+        match timeout {
+            Quantity::Fixed(t) => t as f64,
+            Quantity::Absent => {
                 self.errors.push(BudgetError::MissingTaskTimeout {
                     state: qualified.to_string(),
                 });
                 f64::INFINITY
             }
-            Some(v) => match v.as_f64() {
-                Some(t) if t > 0.0 => t,
-                // A JSONata expression, or anything else that only the input can resolve.
-                _ => {
-                    self.errors.push(BudgetError::DynamicTaskTimeout {
-                        state: qualified.to_string(),
-                        field: format!("TimeoutSeconds {v}"),
-                    });
-                    f64::INFINITY
-                }
-            },
+            Quantity::FromInput { field } => {
+                self.errors.push(BudgetError::DynamicTaskTimeout {
+                    state: qualified.to_string(),
+                    field: field.to_string(),
+                });
+                f64::INFINITY
+            }
         }
     }
 
-    fn wait(&mut self, name: &str, qualified: &str, state: &Value) -> (f64, String) {
-        if let Some(s) = state.get("Seconds").and_then(Value::as_f64) {
-            return (s.max(0.0), format!("Seconds {}", format_seconds(s)));
-        }
-        let field = ["SecondsPath", "TimestampPath", "Timestamp", "Seconds"]
-            .into_iter()
-            .find(|f| state.get(*f).is_some())
-            .unwrap_or("no duration");
+    fn wait(&mut self, name: &str, qualified: &str, wait: Wait) -> (f64, String) {
+        let field = match wait {
+            Wait::Seconds(s) => {
+                let s = s as f64;
+                return (s, format!("Seconds {}", format_seconds(s)));
+            }
+            Wait::Timestamp => "Timestamp",
+            Wait::FromInput { field } => field,
+        };
         match self.options.wait_max_seconds.get(name, qualified) {
             Some(max) => (
                 max,
@@ -392,15 +284,15 @@ impl<'o> Analyser<'o> {
         }
     }
 
-    fn parallel(&mut self, qualified: &str, state: &Value) -> (f64, String, Option<Path>) {
-        let branches = state
-            .get("Branches")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+    fn parallel<'a>(
+        &mut self,
+        qualified: &str,
+        branches: impl ExactSizeIterator<Item = Scope<'a>>,
+    ) -> (f64, String, Option<Path>) {
+        let count = branches.len();
         let mut slowest: Option<Path> = None;
         let mut bounded = true;
-        for (i, branch) in branches.iter().enumerate() {
+        for (i, branch) in branches.enumerate() {
             match self.scope(branch, &format!("{qualified}[{i}]")) {
                 Some(r) => {
                     if slowest
@@ -418,23 +310,17 @@ impl<'o> Analyser<'o> {
             (None, true) => 0.0,
             _ => f64::INFINITY,
         };
-        let detail = format!(
-            "slowest of {} branches {}",
-            branches.len(),
-            format_seconds(body)
-        );
+        let detail = format!("slowest of {count} branches {}", format_seconds(body));
         (body, detail, slowest)
     }
 
-    fn map(&mut self, name: &str, qualified: &str, state: &Value) -> (f64, String, Option<Path>) {
-        let processor = state.get("ItemProcessor").or_else(|| state.get("Iterator"));
-        let iteration = match processor {
-            Some(p) => self.scope(p, qualified),
-            None => {
-                self.invalid(format!("Map {qualified} has no ItemProcessor"));
-                None
-            }
-        };
+    fn map(
+        &mut self,
+        name: &str,
+        qualified: &str,
+        map: asl_engine::model::Map<'_>,
+    ) -> (f64, String, Option<Path>) {
+        let iteration = self.scope(map.processor(), qualified);
         let body = iteration
             .as_ref()
             .map_or(f64::INFINITY, |r| r.worst.total_seconds);
@@ -442,10 +328,10 @@ impl<'o> Analyser<'o> {
 
         // MaxConcurrency 0 (or a MaxConcurrencyPath) promises no parallelism at all, so the
         // iterations are budgeted one after another: slower than AWS will be, never faster.
-        let concurrency = state
-            .get("MaxConcurrency")
-            .and_then(Value::as_u64)
-            .filter(|c| *c > 0);
+        let concurrency = match map.max_concurrency() {
+            Quantity::Fixed(c) if c > 0 => Some(c),
+            _ => None,
+        };
         let Some(items) = self.options.map_max_items.get(name, qualified) else {
             self.errors.push(BudgetError::UnboundedMap {
                 state: qualified.to_string(),
@@ -471,6 +357,32 @@ impl<'o> Analyser<'o> {
     }
 }
 
+/// A state's transitions, in the order the definition lists them: a Choice's rules and then
+/// its Default; any other state's Next and then its catchers.
+fn edges_of(state: State<'_>) -> Vec<Edge<'_>> {
+    let mut out = Vec::new();
+    if let Kind::Choice(choice) = state.kind() {
+        out.extend(choice.rule_targets().map(|target| Edge {
+            via: Via::Choice,
+            target,
+        }));
+        out.extend(choice.default().map(|target| Edge {
+            via: Via::Default,
+            target,
+        }));
+    } else {
+        out.extend(state.next().map(|target| Edge {
+            via: Via::Next,
+            target,
+        }));
+        out.extend(state.catchers().map(|c| Edge {
+            via: Via::Catch,
+            target: c.next(),
+        }));
+    }
+    out
+}
+
 /// Everything a state's Retry field can add.
 struct RetryBudget {
     attempts: u64,
@@ -478,32 +390,20 @@ struct RetryBudget {
     note: String,
 }
 
-fn retry_budget(state: &Value) -> RetryBudget {
+fn retry_budget(state: State<'_>) -> RetryBudget {
     let mut attempts: u64 = 1;
     let mut backoff = 0.0;
     let mut jitter = false;
-    for retrier in state
-        .get("Retry")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let max = retrier
-            .get("MaxAttempts")
-            .and_then(Value::as_u64)
-            .unwrap_or(retrier_defaults::MAX_ATTEMPTS);
-        let interval = retrier
-            .get("IntervalSeconds")
-            .and_then(Value::as_f64)
-            .unwrap_or(retrier_defaults::INTERVAL_SECONDS as f64);
-        let rate = retrier
-            .get("BackoffRate")
-            .and_then(Value::as_f64)
-            .unwrap_or(retrier_defaults::BACKOFF_RATE);
-        let cap = retrier.get("MaxDelaySeconds").and_then(Value::as_f64);
-        jitter |= max > 0 && retrier.get("JitterStrategy").and_then(Value::as_str) == Some("FULL");
+    for retrier in state.retriers() {
+        let max = retrier.max_attempts();
+        jitter |= max > 0 && retrier.jitter_full();
         attempts = attempts.saturating_add(max);
-        backoff += retrier_delays(interval, rate, cap, max);
+        backoff += retrier_delays(
+            retrier.interval_seconds(),
+            retrier.backoff_rate(),
+            retrier.max_delay_seconds(),
+            max,
+        );
     }
     RetryBudget {
         attempts,
@@ -590,7 +490,7 @@ fn best<'a>(
 /// A scope once its costs, edges and longest-path memo are known: what a path is read from.
 struct Solved<'s, 'a> {
     prefix: &'s str,
-    states: &'s Map<String, Value>,
+    scope: Scope<'a>,
     costs: &'s HashMap<&'a str, Cost>,
     edges: &'s HashMap<&'a str, Vec<Edge<'a>>>,
     memo: &'s HashMap<&'a str, Best>,
@@ -599,7 +499,7 @@ struct Solved<'s, 'a> {
 fn build_path(scope: &Solved<'_, '_>, start: &str, via: Via, want_catch: bool) -> Path {
     let Solved {
         prefix,
-        states,
+        scope,
         costs,
         edges,
         memo,
@@ -614,11 +514,7 @@ fn build_path(scope: &Solved<'_, '_>, start: &str, via: Via, want_catch: bool) -
         cumulative += cost.seconds;
         steps.push(Step {
             state: qualify(prefix, state),
-            state_type: states[state]
-                .get("Type")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
+            state_type: scope.state(state).map_or("", |s| s.type_name()).to_string(),
             via,
             seconds: cost.seconds,
             cumulative_seconds: cumulative,

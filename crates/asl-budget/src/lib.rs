@@ -25,16 +25,17 @@
 //! - Anything the definition does not bound (a Task without TimeoutSeconds, a SecondsPath Wait,
 //!   a Map over input-sized items, a loop) is an error unless [`Options`] supplies the bound.
 //!
-//! The analysis works on the JSON (`serde_json::Value`) rather than on `asl_engine`'s private
-//! graph, so it stays generic over any JSONPath definition; [`analyse_definition`] first runs
-//! `asl_engine`'s validator so that a definition AWS would reject is reported as such rather
-//! than budgeted.
+//! The analysis walks the state graph `asl_engine` loaded ([`asl_engine::model`]), so it sees
+//! the definition exactly as the engine runs it: retry defaults filled in, every transition
+//! resolved, and only definitions the engine (and so AWS) accepts. [`analyse_definition`] loads
+//! definition text and reports a definition the engine rejects as such rather than budgeting it.
 
 mod analyse;
 mod render;
 
 use std::collections::BTreeMap;
 
+use asl_engine::StateMachine;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -250,34 +251,25 @@ fn seconds_or_null<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Erro
     }
 }
 
-/// Analyses definition text: rejects what `asl_engine` (and so AWS) would reject, then budgets.
+/// Analyses definition text: rejects what `asl_engine` (and so AWS) would reject, each
+/// diagnostic as one [`BudgetError::InvalidDefinition`], then budgets.
 pub fn analyse_definition(text: &str, options: &Options) -> Report {
-    let value: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
+    match StateMachine::from_json(text) {
+        Ok(machine) => analyse(&machine, options),
         Err(e) => {
-            return analyse::failed(
-                options,
-                vec![BudgetError::InvalidDefinition {
-                    message: format!("not JSON: {e}"),
-                }],
-            )
+            let errors = e
+                .diagnostics
+                .iter()
+                .map(|d| BudgetError::InvalidDefinition {
+                    message: d.to_string(),
+                })
+                .collect();
+            analyse::failed(options, errors)
         }
-    };
-    if let Err(e) = asl_engine::StateMachine::from_json(text) {
-        let errors = e
-            .diagnostics
-            .iter()
-            .map(|d| BudgetError::InvalidDefinition {
-                message: d.to_string(),
-            })
-            .collect();
-        return analyse::failed(options, errors);
     }
-    analyse(&value, options)
 }
 
-/// Analyses an already parsed definition. It does not validate beyond what the budget needs,
-/// and reports a broken transition as [`BudgetError::InvalidDefinition`] rather than panicking.
-pub fn analyse(definition: &Value, options: &Options) -> Report {
-    analyse::run(definition, options)
+/// Analyses a definition the engine has loaded (and so validated).
+pub fn analyse(machine: &StateMachine, options: &Options) -> Report {
+    analyse::run(machine, options)
 }

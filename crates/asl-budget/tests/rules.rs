@@ -1,6 +1,7 @@
 //! One small definition per rule the analyser applies.
 
 use asl_budget::{analyse, analyse_definition, Bound, BudgetError, Options, Report, Via};
+use asl_engine::StateMachine;
 use serde_json::{json, Value};
 
 fn run(definition: Value) -> Report {
@@ -10,6 +11,10 @@ fn run(definition: Value) -> Report {
 
 fn run_with(definition: Value, options: &Options) -> Report {
     analyse_definition(&definition.to_string(), options)
+}
+
+fn load(definition: Value) -> StateMachine {
+    StateMachine::from_value(&definition).expect("a definition the engine accepts")
 }
 
 fn worst(report: &Report) -> f64 {
@@ -94,8 +99,10 @@ fn backoff_grows_by_the_rate_and_stops_at_max_delay() {
 #[test]
 fn a_huge_capped_retry_count_is_summed_without_looping_forever() {
     let r = analyse(
-        &task(json!({"TimeoutSeconds": 1, "Retry": [{"ErrorEquals": ["A"],
-            "MaxAttempts": 99_999_999, "IntervalSeconds": 1, "BackoffRate": 1.0}]})),
+        &load(task(
+            json!({"TimeoutSeconds": 1, "Retry": [{"ErrorEquals": ["A"],
+            "MaxAttempts": 99_999_999, "IntervalSeconds": 1, "BackoffRate": 1.0}]}),
+        )),
         &Options::default(),
     );
     assert_eq!(worst(&r), 100_000_000.0 + 99_999_999.0);
@@ -377,9 +384,12 @@ fn a_loop_is_an_error() {
 #[test]
 fn a_loop_inside_a_map_makes_the_map_unbounded() {
     let r = analyse(
-        &json!({"StartAt": "M", "TimeoutSeconds": 20, "States": {
+        &load(json!({"StartAt": "M", "TimeoutSeconds": 20, "States": {
             "M": {"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "A", "States": {
-                "A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}}}}}),
+                "A": {"Type": "Pass", "Next": "B"},
+                "B": {"Type": "Choice", "Choices": [
+                    {"Variable": "$.done", "BooleanEquals": true, "Next": "Done"}], "Default": "A"},
+                "Done": {"Type": "Succeed"}}}}}})),
         &Options {
             map_max_items: Bound {
                 default: Some(1.0),

@@ -24,6 +24,7 @@
 //! - `result`: the execution record, its `StartSyncExecution` JSON, and history events.
 //! - `teststate`: [`test_state`], one state run alone as the TestState API runs it, with the
 //!   intermediate data AWS reports; the running itself is `exec::single`.
+//! - [`model`]: the loaded graph, read-only, for tools that reason about a definition.
 //!
 //! History event ids are always counted, even when history is not recorded, because AWS quotes
 //! them in runtime-error causes (`... (entered at the event id #4). ...`).
@@ -67,12 +68,13 @@ mod envelope;
 mod exec;
 mod intrinsics;
 mod jsonata;
+pub mod model;
 mod path;
 mod result;
 mod template;
 mod teststate;
 
-pub use definition::{retrier_defaults, DefinitionError, Diagnostic};
+pub use definition::{DefinitionError, Diagnostic};
 pub use result::{ExecutionResult, ExecutionStatus, HistoryEvent};
 pub use teststate::{
     test_state, ErrorDetails, FieldValidationMode, InspectionData, InspectionLevel,
@@ -128,6 +130,11 @@ impl StateMachine {
 
     pub fn definition(&self) -> &Value {
         &self.definition
+    }
+
+    /// The loaded state graph, read-only: the top-level scope.
+    pub fn model(&self) -> model::Scope<'_> {
+        model::Scope::new(&self.graph)
     }
 
     /// The top-level `TimeoutSeconds`, if set.

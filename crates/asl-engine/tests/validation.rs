@@ -30,12 +30,6 @@ fn machine(states: Value) -> Value {
 }
 
 #[test]
-fn accepts_the_project_workflow() {
-    let text = include_str!("../../../workflow.asl.json");
-    StateMachine::from_json(text).expect("workflow.asl.json is valid");
-}
-
-#[test]
 fn invalid_json_is_reported() {
     let e = StateMachine::from_json("{ not json").unwrap_err();
     assert_eq!(e.diagnostics[0].code, "INVALID_JSON_DESCRIPTION");
@@ -574,8 +568,9 @@ fn every_problem_is_listed_and_displayed_one_per_line() {
 
 #[test]
 fn validate_response_is_shaped_like_aws() {
-    let ok =
-        asl_engine::validate_state_machine_definition(include_str!("../../../workflow.asl.json"));
+    let ok = asl_engine::validate_state_machine_definition(
+        r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#,
+    );
     assert_eq!(
         ok,
         json!({"result": "OK", "diagnostics": [], "truncated": false})

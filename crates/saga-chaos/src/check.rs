@@ -126,8 +126,7 @@ impl Probe {
     pub fn all_orders(&self) -> Option<BTreeMap<String, OrderView>> {
         match self {
             Probe::Local(app) => Some(
-                app.store
-                    .all_orders()
+                app.all_orders()
                     .into_iter()
                     .filter(|o| !o.tombstone)
                     .map(|o| {

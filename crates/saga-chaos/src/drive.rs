@@ -1,8 +1,8 @@
 //! Talking to the API the way a client does: real HTTP, keep-alive, one answer recorded per request.
 
-use std::time::Duration;
-
-use serde_json::{json, Value};
+use saga_client::stock_of;
+pub use saga_client::Stock;
+use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::plan::Planned;
@@ -48,95 +48,70 @@ pub fn execution_name(arn: &str) -> Option<&str> {
     (parts.len() >= 8 && parts[5] == "express").then(|| parts[parts.len() - 2])
 }
 
+/// The API client with what a chaos run needs on top: errors as text for the report, and each
+/// order's answer timed.
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
-    base: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stock {
-    pub available: u64,
-    pub reserved: u64,
+    api: saga_client::Client,
 }
 
 impl Client {
     pub fn new(base: &str, pool: usize) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(pool)
-            // A saga answers within the gateway's 29 s; anything slower is a transport failure worth reporting.
-            .timeout(Duration::from_secs(60))
+            .timeout(saga_client::DEFAULT_TIMEOUT)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self {
-            http,
-            base: base.trim_end_matches('/').to_string(),
+            api: saga_client::Client::with_http(base, http),
         })
     }
 
     /// Sets `sku`'s available count; returns the level right after, which fixes the sku's total.
     pub async fn put_stock(&self, sku: &str, available: u64) -> Result<Stock, String> {
         let r = self
-            .http
-            .put(format!("{}/inventory/{sku}", self.base))
-            .json(&json!({ "available": available }))
-            .send()
+            .api
+            .put_stock(sku, available, &[])
             .await
-            .map_err(|e| format!("PUT /inventory/{sku}: {e}"))?;
-        let status = r.status();
-        let body: Value = r
-            .json()
-            .await
-            .map_err(|e| format!("PUT /inventory/{sku}: {e}"))?;
-        if !status.is_success() {
-            return Err(format!("PUT /inventory/{sku} answered {status}: {body}"));
+            .map_err(|e| e.to_string())?;
+        if !r.is_success() {
+            return Err(format!(
+                "PUT /inventory/{sku} answered {}: {}",
+                r.status, r.text
+            ));
         }
-        stock_from(&body).ok_or_else(|| format!("PUT /inventory/{sku} answered {body}"))
+        stock_of(&r).ok_or_else(|| format!("PUT /inventory/{sku} answered {}", r.text))
     }
 
     pub async fn get_stock(&self, sku: &str) -> Result<Option<Stock>, String> {
-        let (status, body) = self.get(&format!("/inventory/{sku}")).await?;
-        match status {
-            200 => stock_from(&body)
+        let r = self.api.get_stock(sku).await.map_err(|e| e.to_string())?;
+        match r.status.as_u16() {
+            200 => stock_of(&r)
                 .map(Some)
-                .ok_or_else(|| format!("GET /inventory/{sku} answered {body}")),
+                .ok_or_else(|| format!("GET /inventory/{sku} answered {}", r.text)),
             404 => Ok(None),
-            s => Err(format!("GET /inventory/{sku} answered {s}: {body}")),
+            s => Err(format!("GET /inventory/{sku} answered {s}: {}", r.text)),
         }
     }
 
     /// The order as `GET /orders/{id}` shows it; `None` when absent (a tombstone reads as absent).
     pub async fn get_order(&self, id: &str) -> Result<Option<Value>, String> {
-        let (status, body) = self.get(&format!("/orders/{id}")).await?;
-        match status {
-            200 => Ok(Some(body)),
+        let r = self.api.get_order(id).await.map_err(|e| e.to_string())?;
+        match r.status.as_u16() {
+            200 => Ok(Some(r.body)),
             404 => Ok(None),
-            s => Err(format!("GET /orders/{id} answered {s}: {body}")),
+            s => Err(format!("GET /orders/{id} answered {s}: {}", r.text)),
         }
-    }
-
-    async fn get(&self, path: &str) -> Result<(u16, Value), String> {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .map_err(|e| format!("GET {path}: {e}"))?;
-        let status = r.status().as_u16();
-        let body = r.json().await.map_err(|e| format!("GET {path}: {e}"))?;
-        Ok((status, body))
     }
 
     pub async fn order(&self, p: &Planned, t0: Instant) -> Outcome {
-        let mut req = self
-            .http
-            .post(format!("{}/orders", self.base))
-            .json(&p.body);
+        let mut headers = Vec::new();
         if let Some(k) = &p.key {
-            req = req.header("Idempotency-Key", k);
+            headers.push(("Idempotency-Key", k.as_str()));
         }
-        if let Some(f) = p.faults.to_header() {
-            req = req.header("X-Saga-Fault", f);
+        let fault = p.faults.to_header();
+        if let Some(f) = &fault {
+            headers.push(("X-Saga-Fault", f.as_str()));
         }
         let since = |t: Instant| t.duration_since(t0).as_micros() as u64;
         let sent_us = since(Instant::now());
@@ -150,42 +125,26 @@ impl Client {
             execution: None,
             transport_error: None,
         };
-        let answer = async {
-            let r = req.send().await?;
-            let status = r.status().as_u16();
-            let header = |name: &str| {
-                r.headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-            };
-            let content_type = header("content-type").unwrap_or_default();
-            let execution = header("x-saga-execution");
-            let text = r.text().await?;
-            Ok::<_, reqwest::Error>((status, content_type, execution, text))
-        };
-        match answer.await {
-            Ok((status, content_type, execution, text)) => {
-                out.status = status;
-                out.content_type = content_type;
-                out.execution = execution
-                    .as_deref()
+        match self.api.post_order(&p.body, &headers).await {
+            Ok(r) => {
+                out.status = r.status.as_u16();
+                out.content_type = r.content_type().to_string();
+                out.execution = r
+                    .header("x-saga-execution")
                     .and_then(execution_name)
                     .map(str::to_string);
-                out.body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                // A body that is not JSON is kept as its text, for the report to show.
+                out.body = if r.body.is_null() && r.text.trim() != "null" {
+                    Value::String(r.text)
+                } else {
+                    r.body
+                };
             }
             Err(e) => out.transport_error = Some(e.to_string()),
         }
         out.answered_us = since(Instant::now());
         out
     }
-}
-
-fn stock_from(body: &Value) -> Option<Stock> {
-    Some(Stock {
-        available: body.get("available")?.as_u64()?,
-        reserved: body.get("reserved")?.as_u64()?,
-    })
 }
 
 #[cfg(test)]

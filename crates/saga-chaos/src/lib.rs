@@ -314,7 +314,6 @@ async fn drive_and_check(
             }
             app.shared.repair.wait_idle().await;
             let swept = app
-                .store
                 .all_orders()
                 .iter()
                 .filter(|o| {

@@ -1,32 +1,22 @@
 //! `saga run` and `saga validate` end to end: the real binary on the fixtures in
 //! `tests/fixtures/` and on the shipped `workflow.asl.json`; and `saga serve` stopping on a signal.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
+mod command;
 #[cfg(unix)]
 mod serve;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
+use command::{fixtures, saga};
 
 fn workflow() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../workflow.asl.json")
         .display()
         .to_string()
-}
-
-fn saga(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_saga"))
-        .args(args)
-        .current_dir(fixtures())
-        .env("RUST_LOG", "off")
-        .output()
-        .expect("the saga binary runs")
 }
 
 fn stdout_json(out: &Output) -> Value {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Child;
 
+use saga_client::Client;
 use serde_json::{json, Value};
 
 mod serve;
@@ -74,24 +75,21 @@ struct Request {
 /// (status, body) of an answer, or `None` when the connection died without one.
 type Answer = Option<(u16, Value)>;
 
-async fn order(http: &reqwest::Client, base: &str, r: &Request, with_fault: bool) -> Answer {
-    let mut req = http
-        .post(format!("{base}/orders"))
-        .header("Idempotency-Key", &r.key)
-        .json(&json!({"customerId": "c-crash", "items": [{"sku": r.sku, "quantity": r.quantity}]}));
+async fn order(api: &Client, r: &Request, with_fault: bool) -> Answer {
+    let mut headers = vec![("Idempotency-Key", r.key.as_str())];
     if let (true, Some(f)) = (with_fault, r.fault) {
-        req = req.header("X-Saga-Fault", f);
+        headers.push(("X-Saga-Fault", f));
     }
-    let res = req.send().await.ok()?;
-    let status = res.status().as_u16();
-    Some((status, res.json().await.ok()?))
+    let body = json!({"customerId": "c-crash", "items": [{"sku": r.sku, "quantity": r.quantity}]});
+    let reply = api.post_order(&body, &headers).await.ok()?;
+    (!reply.body.is_null()).then(|| (reply.status.as_u16(), reply.body))
 }
 
 /// Replays `r` until its answer is final: while a cut saga's order waits for the sweeper, a replay is told that
 /// another request holds the key, and the answer to give is the one after the sweep.
-async fn replay(http: &reqwest::Client, base: &str, r: &Request) -> (u16, Value) {
+async fn replay(api: &Client, r: &Request) -> (u16, Value) {
     for _ in 0..200 {
-        let (status, body) = order(http, base, r, false)
+        let (status, body) = order(api, r, false)
             .await
             .unwrap_or_else(|| panic!("{}: the restarted server answers a replay", r.key));
         if body["type"] != "/problems/idempotency-key-in-progress" {
@@ -103,26 +101,19 @@ async fn replay(http: &reqwest::Client, base: &str, r: &Request) -> (u16, Value)
     panic!("{}: the key stayed in progress", r.key)
 }
 
-async fn get(http: &reqwest::Client, url: String) -> (u16, Value) {
-    let res = http.get(url).send().await.expect("the server answers");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+async fn get(api: &Client, path: &str) -> (u16, Value) {
+    let reply = api.get(path).await.expect("the server answers");
+    (reply.status.as_u16(), reply.body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_saga_restarts_consistent() {
     let dir = tempfile::tempdir().unwrap();
-    let http = reqwest::Client::new();
-
     let first = Server::start(dir.path(), "1");
+    let api = Client::new(&first.base).unwrap();
     for sku in SKUS {
-        let res = http
-            .put(format!("{}/inventory/{sku}", first.base))
-            .json(&json!({ "available": STOCK }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
+        let res = api.put_stock(sku, STOCK, &[]).await.unwrap();
+        assert_eq!(res.status, 200, "{res}");
     }
     let slow: Vec<Request> = (0..12)
         .map(|i| Request {
@@ -143,8 +134,8 @@ async fn a_server_killed_mid_saga_restarts_consistent() {
     let send_all = |rs: &[Request]| {
         rs.iter()
             .map(|r| {
-                let (http, base, r) = (http.clone(), first.base.clone(), r.clone());
-                tokio::spawn(async move { order(&http, &base, &r, true).await })
+                let (api, r) = (api.clone(), r.clone());
+                tokio::spawn(async move { order(&api, &r, true).await })
             })
             .collect::<Vec<_>>()
     };
@@ -168,12 +159,13 @@ async fn a_server_killed_mid_saga_restarts_consistent() {
 
     // Same directory, timings a hundred times shorter, so the sweeper soon counts cut sagas as abandoned.
     let second = Server::start(dir.path(), "0.01");
+    let api = Client::new(&second.base).unwrap();
     let mut confirmed: BTreeMap<&str, u64> = BTreeMap::new();
     for r in slow.iter().chain(&fast) {
-        let (status, body) = replay(&http, &second.base, r).await;
+        let (status, body) = replay(&api, r).await;
         let id = body["orderId"].as_str();
         let stored = match id {
-            Some(id) => Some(get(&http, format!("{}/orders/{id}", second.base)).await),
+            Some(id) => Some(get(&api, &format!("/orders/{id}")).await),
             None => None,
         };
         if status == 201 {
@@ -215,7 +207,7 @@ async fn a_server_killed_mid_saga_restarts_consistent() {
         }
     }
     for sku in SKUS {
-        let (_, level) = get(&http, format!("{}/inventory/{sku}", second.base)).await;
+        let (_, level) = get(&api, &format!("/inventory/{sku}")).await;
         let (available, reserved) = (
             level["available"].as_u64().unwrap(),
             level["reserved"].as_u64().unwrap(),

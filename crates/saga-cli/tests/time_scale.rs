@@ -4,31 +4,20 @@
 //! `time-scale.asl.json` declares 50 s (a 20 s Wait, then retries after 10 s and 20 s). At scale 0.005 that is
 //! 250 ms: each test checks that the execution took at least the scaled time and far less than the declared one.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+mod command;
 #[cfg(unix)]
 mod serve;
+
+use command::{fixtures, saga};
 
 const SCALE: &str = "0.005";
 const SCALED: Duration = Duration::from_millis(250);
 const DECLARED: Duration = Duration::from_secs(50);
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn saga(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_saga"))
-        .args(args)
-        .current_dir(fixtures())
-        .env("RUST_LOG", "off")
-        .output()
-        .expect("the saga binary runs")
-}
 
 fn history(out: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&out.stderr)

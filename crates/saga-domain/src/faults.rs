@@ -102,15 +102,7 @@ impl fmt::Display for Step {
 impl FromStr for Step {
     type Err = FaultParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Step::ALL
-            .into_iter()
-            .find(|step| step.as_str() == s)
-            .ok_or_else(|| {
-                FaultParseError(format!(
-                    "unknown step {s:?}; expected one of {}",
-                    names(&Step::ALL)
-                ))
-            })
+        one_of(&Step::ALL, Step::as_str, "step", s)
     }
 }
 
@@ -161,16 +153,23 @@ impl fmt::Display for FaultMode {
 impl FromStr for FaultMode {
     type Err = FaultParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FaultMode::ALL
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| {
-                FaultParseError(format!(
-                    "unknown fault mode {s:?}; expected one of {}",
-                    names(&FaultMode::ALL)
-                ))
-            })
+        one_of(&FaultMode::ALL, FaultMode::as_str, "fault mode", s)
     }
+}
+
+/// The member of `all` spelled `s`, or an error that lists every spelling.
+fn one_of<T: Copy + fmt::Display>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    what: &str,
+    s: &str,
+) -> Result<T, FaultParseError> {
+    all.iter().copied().find(|t| name(*t) == s).ok_or_else(|| {
+        FaultParseError(format!(
+            "unknown {what} {s:?}; expected one of {}",
+            names(all)
+        ))
+    })
 }
 
 fn names<T: fmt::Display>(all: &[T]) -> String {

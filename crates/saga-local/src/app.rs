@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asl_engine::StateMachine;
-use saga_domain::Step;
+use saga_domain::{Order, Step};
 use saga_store::memory::MemoryStore;
 use saga_store::{InventoryStore, OrderStore};
 
@@ -101,8 +101,8 @@ pub struct App {
     pub machine: StateMachine,
     pub state_machine_arn: String,
     pub shared: Arc<Shared>,
-    /// The same store as `shared`, typed, for invariant checks.
-    pub store: Arc<MemoryStore>,
+    /// The same store as `shared`, kept typed because only the local store can list what it holds.
+    store: Arc<MemoryStore>,
     pub schema: jsonschema::Validator,
     /// The recent executions, HTTP- and SDK-started, for the viewer.
     pub viewer: Arc<saga_viewer::Recorder>,
@@ -183,6 +183,13 @@ impl App {
             store,
             schema,
         }))
+    }
+
+    /// Every order the local store holds, tombstones included. A deployed store cannot be listed
+    /// like this; checks over the whole store (`saga chaos` in-process, the store-level tests) are
+    /// what it is for, and everything else reads orders one by one through `shared`.
+    pub fn all_orders(&self) -> Vec<Order> {
+        self.store.all_orders()
     }
 
     /// When the sweeper may take over an order still PENDING.

@@ -373,7 +373,7 @@ impl RepairQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use saga_domain::{Failure, OrderLine, OrderStatus};
+    use saga_domain::{Failure, OrderStatus};
     use saga_store::memory::MemoryStore;
     use std::future::Future as _;
 
@@ -395,19 +395,11 @@ mod tests {
 
     #[tokio::test]
     async fn the_worker_repairs_what_is_queued() {
-        let store = Arc::new(MemoryStore::new());
-        store.set_available("a", 2).await.unwrap();
-        store
-            .reserve(
-                "o1",
-                &[OrderLine {
-                    sku: "a".into(),
-                    quantity: 2,
-                }],
-                1,
-            )
-            .await
-            .unwrap();
+        let store = Arc::new(
+            MemoryStore::with_reservation("a", 2, "o1", 2)
+                .await
+                .unwrap(),
+        );
         let q = Arc::new(RepairQueue::open(None, Duration::from_millis(1)).unwrap());
         q.send(message("o1")).await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -76,18 +76,9 @@ mod tests {
 
     #[tokio::test]
     async fn converges_even_when_delivered_twice() {
-        let s = MemoryStore::new();
-        s.set_available("a", 3).await.unwrap();
-        s.reserve(
-            "o1",
-            &[OrderLine {
-                sku: "a".into(),
-                quantity: 2,
-            }],
-            1,
-        )
-        .await
-        .unwrap();
+        let s = MemoryStore::with_reservation("a", 3, "o1", 2)
+            .await
+            .unwrap();
         let req = RepairRequest {
             order_id: "o1".into(),
             failure: Some(Failure {

@@ -42,23 +42,13 @@ pub fn label(outcome: &ReleaseOutcome) -> &'static str {
 mod tests {
     use super::*;
     use saga_domain::events::Rehearsal;
-    use saga_domain::OrderLine;
     use saga_store::memory::MemoryStore;
 
     #[tokio::test]
     async fn releases_once_and_tombstones_the_unknown() {
-        let s = MemoryStore::new();
-        s.set_available("a", 5).await.unwrap();
-        s.reserve(
-            "o1",
-            &[OrderLine {
-                sku: "a".into(),
-                quantity: 2,
-            }],
-            1,
-        )
-        .await
-        .unwrap();
+        let s = MemoryStore::with_reservation("a", 5, "o1", 2)
+            .await
+            .unwrap();
         let input = |id: &str| OrderStepInput {
             order_id: id.into(),
             rehearsal: Rehearsal::default(),

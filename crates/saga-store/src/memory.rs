@@ -160,6 +160,29 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// A store where `order_id` has reserved `quantity` of `sku` out of `available`: where a compensation or a
+    /// repair starts from, for their tests.
+    pub async fn with_reservation(
+        sku: &str,
+        available: u64,
+        order_id: &str,
+        quantity: u32,
+    ) -> StoreResult<Self> {
+        let store = Self::new();
+        store.set_available(sku, available).await?;
+        store
+            .reserve(
+                order_id,
+                &[OrderLine {
+                    sku: sku.to_string(),
+                    quantity,
+                }],
+                1,
+            )
+            .await?;
+        Ok(store)
+    }
+
     /// A store that lives and dies with the process.
     pub fn new() -> Self {
         Self::default()

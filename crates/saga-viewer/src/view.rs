@@ -262,7 +262,7 @@ pub fn execution_view(record: &Record) -> Value {
 pub fn machine_view(known: &KnownMachine) -> Value {
     let definition = known.machine.definition();
     let graph = Graph::of_definition(definition);
-    let report = asl_budget::analyse(definition, &asl_budget::Options::default());
+    let report = asl_budget::analyse(&known.machine, &asl_budget::Options::default());
     let top_level = |path: &Option<asl_budget::Path>| -> Vec<String> {
         path.iter()
             .flat_map(|p| &p.steps)

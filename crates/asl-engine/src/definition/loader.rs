@@ -350,13 +350,16 @@ impl Loader {
             self.schema(&states_loc, "'States' must hold at least one state");
         }
         let mut states = HashMap::new();
+        let mut listed = Vec::new();
         for (name, sv) in states_obj {
             let sl = format!("{states_loc}/{}", esc(name));
             if name.is_empty() || name.chars().count() > 80 {
                 self.schema(&sl, "State names must be 1 to 80 characters long");
             }
             if let Some(s) = self.state(name, sv, &sl) {
-                states.insert(name.clone(), Arc::new(s));
+                let s = Arc::new(s);
+                states.insert(name.clone(), s.clone());
+                listed.push(s);
             }
         }
         let start_at = start_at.unwrap_or_default();
@@ -368,7 +371,11 @@ impl Loader {
             );
         }
         self.transitions(states_obj, &states_loc, &start_at);
-        Some(Arc::new(Graph { start_at, states }))
+        Some(Arc::new(Graph {
+            start_at,
+            states,
+            listed,
+        }))
     }
 
     /// `Some(true)` for JSONata, `Some(false)` for JSONPath, `None` when the field is absent

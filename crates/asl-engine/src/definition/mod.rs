@@ -23,7 +23,6 @@ mod states;
 pub(crate) use duplicates::duplicate_state_names;
 pub(crate) use jsonata::JsonataState;
 pub(crate) use loader::load;
-pub use model::retrier_defaults;
 pub(crate) use model::*;
 
 use serde_json::Value;

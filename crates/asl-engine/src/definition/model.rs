@@ -22,6 +22,9 @@ pub(crate) enum IoPath {
 pub(crate) struct Graph {
     pub(crate) start_at: String,
     pub(crate) states: HashMap<String, Arc<State>>,
+    /// The same states in definition order, which [`crate::model`] shows to tools that report per
+    /// state; the interpreter only looks states up by name.
+    pub(crate) listed: Vec<Arc<State>>,
 }
 
 #[derive(Debug)]
@@ -126,11 +129,11 @@ pub(crate) struct MapDef {
 }
 
 /// What a retrier does about a field it leaves out, as the language specification sets it.
-/// Public so that tools reasoning about retries (a time budget, say) use the same values.
-pub mod retrier_defaults {
-    pub const INTERVAL_SECONDS: u64 = 1;
-    pub const MAX_ATTEMPTS: u64 = 3;
-    pub const BACKOFF_RATE: f64 = 2.0;
+/// Tools see the filled-in values through [`crate::model::Retrier`].
+pub(crate) mod retrier_defaults {
+    pub(crate) const INTERVAL_SECONDS: u64 = 1;
+    pub(crate) const MAX_ATTEMPTS: u64 = 3;
+    pub(crate) const BACKOFF_RATE: f64 = 2.0;
 }
 
 #[derive(Debug, Clone)]

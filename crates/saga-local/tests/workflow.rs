@@ -1,20 +1,21 @@
-//! The project's own `workflow.asl.json` loads and runs through its main paths.
+//! The saga's `workflow.asl.json` loads in the engine and runs through its main paths, with
+//! the Lambdas scripted per function name instead of the real handlers: the definition's own
+//! routing (retries, catches, compensation order, the answer each path gives) checked apart
+//! from the steps behind it.
 //!
-//! The mock Lambdas here are scripted per function name, which is enough to drive the saga
-//! down its happy path, a business failure with compensation, a timeout with retries, a
-//! failed confirm that the fence settles either way, and a failed compensation that is
-//! queued for repair.
+//! That is enough to drive the saga down its happy path, a business failure with
+//! compensation, a timeout with retries, a failed confirm that the fence settles either way,
+//! and a failed compensation that is queued for repair.
 
 use asl_engine::{
     execute, ExecutionOptions, ExecutionStatus, InvokeRequest, InvokeResponse, ResourceKind,
     Resources, StateMachine,
 };
+use saga_local::app::WORKFLOW;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const WORKFLOW: &str = include_str!("../../../workflow.asl.json");
 
 type Script = Box<dyn Fn(&InvokeRequest) -> InvokeResponse + Send + Sync>;
 
@@ -101,6 +102,25 @@ fn options(name: &str) -> ExecutionOptions {
         record_history: true,
         ..Default::default()
     }
+}
+
+/// Every path ends within the workflow's TimeoutSeconds, and that before API Gateway's 29 s, so
+/// a compensation is never cut off and the caller always gets the workflow's own answer.
+#[test]
+fn the_workflow_fits_the_gateway_limit() {
+    let machine = StateMachine::from_json(WORKFLOW).expect("workflow loads");
+    let report = asl_budget::analyse(&machine, &asl_budget::Options::default());
+    println!("{}", asl_budget::render_text(&report, "workflow.asl.json"));
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(report.ok());
+    let worst = report.worst_path.as_ref().unwrap().total_seconds;
+    let timeout = report.timeout_seconds.unwrap();
+    assert!(
+        worst <= timeout && timeout < 29.0,
+        "{worst} <= {timeout} < 29"
+    );
+    // Compensation exists and is covered: a failed step must be able to undo the saga.
+    assert_eq!(report.verdict.compensation_fits, Some(true));
 }
 
 #[tokio::test(start_paused = true)]
