@@ -433,3 +433,50 @@ fn the_json_report_names_every_check() {
     assert_eq!(bad["errors"][0]["kind"], json!("missing-task-timeout"));
     assert_eq!(bad["worst_path"]["total_seconds"], Value::Null);
 }
+
+#[test]
+fn jsonata_expressions_are_not_taken_for_literals() {
+    // The engine keeps a JSONata state's expression-valued fields beside the JSONPath-shaped
+    // model; the budget must see them as depending on the input, not as a 0 s Wait or a Task
+    // without a timeout.
+    let report = run(json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "Pause",
+        "States": {
+            "Pause": {"Type": "Wait", "Seconds": "{% $states.input.delay %}", "Next": "Work"},
+            "Work": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Arguments": {"FunctionName": "f"},
+                "TimeoutSeconds": "{% $states.input.limit %}",
+                "End": true
+            }
+        }
+    }));
+    assert!(report.errors.iter().any(|e| matches!(e,
+        BudgetError::UnboundedWait { state, field } if state == "Pause" && field == "Seconds")));
+    assert!(report.errors.iter().any(|e| matches!(e,
+        BudgetError::DynamicTaskTimeout { state, field } if state == "Work" && field == "TimeoutSeconds")));
+}
+
+#[test]
+fn a_jsonata_choice_rule_leads_to_its_target() {
+    // The slow state is reachable only through a JSONata rule: missing the rule would drop it.
+    let report = run(json!({
+        "QueryLanguage": "JSONata",
+        "TimeoutSeconds": 25,
+        "StartAt": "Pick",
+        "States": {
+            "Pick": {
+                "Type": "Choice",
+                "Choices": [{"Condition": "{% $states.input.slow %}", "Next": "Slow"}],
+                "Default": "Done"
+            },
+            "Slow": {"Type": "Wait", "Seconds": 20, "Next": "Done"},
+            "Done": {"Type": "Succeed"}
+        }
+    }));
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(worst(&report), 20.0);
+    assert_eq!(names(&report), ["Pick", "Slow", "Done"]);
+}

@@ -65,10 +65,28 @@ impl<'a> State<'a> {
     }
 
     pub fn kind(&self) -> Kind<'a> {
+        // A JSONata state keeps its expression-valued fields and its Choice rules beside the
+        // JSONPath-shaped model (whose Wait then holds a placeholder 0 s): they are read here, so
+        // that a reader never takes an expression for a literal or misses a rule's transition.
+        let js = self.state.jsonata.as_deref();
+        let expression = |field: &str| js.is_some_and(|js| js.dynamic(field).is_some());
         match &self.state.kind {
             def::Kind::Pass { .. } => Kind::Pass,
-            def::Kind::Task(task) => Kind::Task(Task { task }),
-            def::Kind::Choice { rules, default } => Kind::Choice(Choice { rules, default }),
+            def::Kind::Task(task) => Kind::Task(Task {
+                task,
+                timeout_expression: expression("TimeoutSeconds"),
+            }),
+            def::Kind::Choice { rules, default } => Kind::Choice(Choice {
+                rules,
+                jsonata_rules: js.map_or(&[], |js| js.rules.as_slice()),
+                default,
+            }),
+            def::Kind::Wait(_) if expression("Seconds") => {
+                Kind::Wait(Wait::FromInput { field: "Seconds" })
+            }
+            def::Kind::Wait(_) if expression("Timestamp") => {
+                Kind::Wait(Wait::FromInput { field: "Timestamp" })
+            }
             def::Kind::Wait(spec) => Kind::Wait(match spec {
                 def::WaitSpec::Seconds(n) => Wait::Seconds(*n),
                 def::WaitSpec::Timestamp(_) => Wait::Timestamp,
@@ -82,7 +100,10 @@ impl<'a> State<'a> {
             def::Kind::Succeed => Kind::Succeed,
             def::Kind::Fail { .. } => Kind::Fail,
             def::Kind::Parallel { branches } => Kind::Parallel(Parallel { branches }),
-            def::Kind::Map(map) => Kind::Map(Map { map }),
+            def::Kind::Map(map) => Kind::Map(Map {
+                map,
+                concurrency_expression: expression("MaxConcurrency"),
+            }),
         }
     }
 
@@ -129,7 +150,8 @@ pub enum Kind<'a> {
 pub enum Quantity {
     Absent,
     Fixed(u64),
-    /// Known only once the input is: `field` names where the definition says to look.
+    /// Known only once the input is: `field` names where the definition says to look (a
+    /// `...Path` field, or in JSONata mode the field holding an expression).
     FromInput {
         field: &'static str,
     },
@@ -146,6 +168,7 @@ fn quantity(seconds: &def::Seconds, path_field: &'static str) -> Quantity {
 #[derive(Clone, Copy)]
 pub struct Task<'a> {
     task: &'a def::TaskDef,
+    timeout_expression: bool,
 }
 
 impl<'a> Task<'a> {
@@ -153,8 +176,13 @@ impl<'a> Task<'a> {
         &self.task.resource
     }
 
-    /// `TimeoutSeconds`, or `TimeoutSecondsPath` as [`Quantity::FromInput`].
+    /// `TimeoutSeconds`, or `TimeoutSecondsPath` or a JSONata expression as [`Quantity::FromInput`].
     pub fn timeout(&self) -> Quantity {
+        if self.timeout_expression {
+            return Quantity::FromInput {
+                field: "TimeoutSeconds",
+            };
+        }
         quantity(&self.task.timeout, "TimeoutSecondsPath")
     }
 }
@@ -171,13 +199,17 @@ impl std::fmt::Debug for Task<'_> {
 #[derive(Clone, Copy)]
 pub struct Choice<'a> {
     rules: &'a [def::ChoiceRule],
+    jsonata_rules: &'a [def::JsonataRule],
     default: &'a Option<String>,
 }
 
 impl<'a> Choice<'a> {
     /// Each rule's `Next`, in rule order.
     pub fn rule_targets(&self) -> impl ExactSizeIterator<Item = &'a str> + 'a {
-        self.rules.iter().map(|r| r.next.as_str())
+        // A state has rules of one query language only, so one of the two lists is empty.
+        let jsonpath = self.rules.iter().map(|r| r.next.as_str());
+        let jsonata = self.jsonata_rules.iter().map(|r| r.next.as_str());
+        Targets(jsonpath.len() + jsonata.len(), jsonpath.chain(jsonata))
     }
 
     pub fn default(&self) -> Option<&'a str> {
@@ -226,6 +258,7 @@ impl std::fmt::Debug for Parallel<'_> {
 #[derive(Clone, Copy)]
 pub struct Map<'a> {
     map: &'a def::MapDef,
+    concurrency_expression: bool,
 }
 
 impl<'a> Map<'a> {
@@ -234,8 +267,14 @@ impl<'a> Map<'a> {
         Scope::new(&self.map.processor)
     }
 
-    /// `MaxConcurrency` (0 means no limit), or `MaxConcurrencyPath` as [`Quantity::FromInput`].
+    /// `MaxConcurrency` (0 means no limit), or `MaxConcurrencyPath` or a JSONata expression as
+    /// [`Quantity::FromInput`].
     pub fn max_concurrency(&self) -> Quantity {
+        if self.concurrency_expression {
+            return Quantity::FromInput {
+                field: "MaxConcurrency",
+            };
+        }
         quantity(&self.map.max_concurrency, "MaxConcurrencyPath")
     }
 }
@@ -312,3 +351,22 @@ impl std::fmt::Debug for Catcher<'_> {
             .finish()
     }
 }
+
+/// A chain of iterators whose length is known, so that it can be an [`ExactSizeIterator`].
+struct Targets<I>(usize, I);
+
+impl<I: Iterator> Iterator for Targets<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.1.next();
+        self.0 = self.0.saturating_sub(usize::from(item.is_some()));
+        item
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.0, Some(self.0))
+    }
+}
+
+impl<I: Iterator> ExactSizeIterator for Targets<I> {}

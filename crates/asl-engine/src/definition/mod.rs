@@ -21,7 +21,7 @@ mod recovery;
 mod states;
 
 pub(crate) use duplicates::duplicate_state_names;
-pub(crate) use jsonata::JsonataState;
+pub(crate) use jsonata::{JsonataRule, JsonataState};
 pub(crate) use loader::load;
 pub(crate) use model::*;
 
