@@ -625,7 +625,10 @@ fn serve_runs_step_functions_local_test_cases() {
     let by_option = serve::serve(&["--time-scale", "0.01", "--mock-config", &config]);
     let by_env = serve::serve_with_env(&["--time-scale", "0.01"], &[("SFN_MOCK_CONFIG", &config)]);
     for serve::Serving {
-        mut child, addr, ..
+        mut child,
+        addr,
+        // Bound, not dropped: closing the read end of its stderr would fail the server's next log line.
+        log: _log,
     } in [by_option, by_env]
     {
         let definition = json!({
@@ -700,7 +703,10 @@ fn serve_runs_step_functions_local_test_cases() {
 #[test]
 fn serve_tests_a_state_of_the_shipped_workflow_against_its_functions() {
     let serve::Serving {
-        mut child, addr, ..
+        mut child,
+        addr,
+        // Bound, not dropped: closing the read end of its stderr would fail the server's next log line.
+        log: _log,
     } = serve::serve(&["--time-scale", "0.01"]);
     let mut definition = std::fs::read_to_string(workflow()).unwrap();
     for var in workflow_vars() {
