@@ -127,6 +127,8 @@ pub struct InspectionData {
     pub input: Option<Value>,
     pub after_input_path: Option<Value>,
     pub after_parameters: Option<Value>,
+    /// A JSONata Task's `Arguments`, evaluated.
+    pub after_arguments: Option<Value>,
     pub result: Option<Value>,
     pub after_result_selector: Option<Value>,
     pub after_result_path: Option<Value>,
@@ -205,6 +207,7 @@ impl InspectionData {
             ("input", &self.input),
             ("afterInputPath", &self.after_input_path),
             ("afterParameters", &self.after_parameters),
+            ("afterArguments", &self.after_arguments),
             ("result", &self.result),
             ("afterResultSelector", &self.after_result_selector),
             ("afterResultPath", &self.after_result_path),
@@ -399,29 +402,48 @@ const DISTRIBUTED_MAP_FIELDS: &[&str] = &[
     "Label",
 ];
 
-/// Removes the distributed-Map fields from every Map state in `states` and below.
-fn strip_distributed(states: &mut Map<String, Value>) {
+/// The tolerated failures a JSONata Map states as numbers or expressions: the loader reads
+/// them into the state's JSONata fields, so they are kept for it.
+const JSONATA_TOLERANCE_FIELDS: &[&str] = &["ToleratedFailureCount", "ToleratedFailurePercentage"];
+
+/// Whether a state's own `QueryLanguage`, or else the one it inherits, is JSONata.
+fn is_jsonata(state: &Map<String, Value>, inherited: bool) -> bool {
+    match state.get("QueryLanguage").and_then(Value::as_str) {
+        Some(lang) => lang == "JSONata",
+        None => inherited,
+    }
+}
+
+/// Removes the distributed-Map fields from every Map state in `states` and below; `jsonata`
+/// is the query language the states inherit from their graph, as the loader reads it (a
+/// branch or processor inherits from the graph around it, not from its state).
+fn strip_distributed(states: &mut Map<String, Value>, jsonata: bool) {
     for state in states.values_mut() {
         let Some(obj) = state.as_object_mut() else {
             continue;
         };
+        let state_jsonata = is_jsonata(obj, jsonata);
         if obj.get("Type").and_then(Value::as_str) == Some("Map") {
             for f in DISTRIBUTED_MAP_FIELDS {
-                obj.remove(*f);
+                if !(state_jsonata && JSONATA_TOLERANCE_FIELDS.contains(f)) {
+                    obj.remove(*f);
+                }
             }
         }
         for key in ["ItemProcessor", "Iterator"] {
             if let Some(p) = obj.get_mut(key).and_then(Value::as_object_mut) {
                 p.remove("ProcessorConfig");
+                let inner_jsonata = is_jsonata(p, jsonata);
                 if let Some(inner) = p.get_mut("States").and_then(Value::as_object_mut) {
-                    strip_distributed(inner);
+                    strip_distributed(inner, inner_jsonata);
                 }
             }
         }
         if let Some(branches) = obj.get_mut("Branches").and_then(Value::as_array_mut) {
             for b in branches {
+                let inner_jsonata = b.as_object().is_some_and(|g| is_jsonata(g, jsonata));
                 if let Some(inner) = b.get_mut("States").and_then(Value::as_object_mut) {
-                    strip_distributed(inner);
+                    strip_distributed(inner, inner_jsonata);
                 }
             }
         }
@@ -592,6 +614,7 @@ fn load(
         .and_then(Value::as_object)
         .and_then(|s| raw_state(s, &name))
         .cloned();
+    let jsonata = is_jsonata(&machine, false);
     if let Some(states) = machine.get_mut("States").and_then(Value::as_object_mut) {
         let tested = raw_state_mut(states, &name).and_then(Value::as_object_mut);
         if let Some(tested) = tested.filter(|_| mocked) {
@@ -603,7 +626,7 @@ fn load(
                 tested.insert("Resource".into(), json!(r));
             }
         }
-        strip_distributed(states);
+        strip_distributed(states, jsonata);
     }
     let text = Value::Object(machine).to_string();
     let loaded = StateMachine::from_json(&text).map_err(definition_error)?;

@@ -1,7 +1,8 @@
 //! TestState behaviour that the recorded corpus shows only through JSONata definitions
 //! (Retry and Catch verdicts, Map failure counts, ItemReader data), checked here on their
-//! JSONPath equivalents with the values AWS recorded; and what a state sees of its context
-//! and variables.
+//! JSONPath equivalents with the values AWS recorded; what a state sees of its context
+//! and variables; and what a JSONata state shows beyond the recorded cases (Arguments, result,
+//! ItemSelector and evaluated limits, Assign, a Wait's expression).
 
 use asl_engine::{
     test_state, InvokeRequest, InvokeResponse, Resources, TestStateAccount, TestStateError,
@@ -445,4 +446,119 @@ async fn sync_and_callback_tasks_are_tested_with_a_mock_only() {
             .unwrap_err();
         assert_eq!(e.code(), "InvalidDefinition", "{resource}");
     }
+}
+
+#[tokio::test]
+async fn a_jsonata_task_shows_its_arguments_result_and_variables() {
+    let r = call(json!({
+        "definition": r#"{"Type": "Task", "QueryLanguage": "JSONata",
+            "Resource": "arn:aws:lambda:us-east-1:111111111111:function:echo",
+            "Arguments": {"v": "{% $states.input.n * 2 %}", "who": "{% $states.context.State.Name %}"},
+            "Assign": {"got": "{% $states.result.v %}"},
+            "Output": {"sum": "{% $states.result.v + $base %}"},
+            "Next": "After"}"#,
+        "roleArn": "arn:aws:iam::111111111111:role/r",
+        "input": r#"{"n": 3}"#,
+        "variables": r#"{"base": 10}"#,
+        "inspectionLevel": "DEBUG",
+    }))
+    .await
+    .unwrap();
+    assert_eq!(r.status, TestStatus::Succeeded);
+    assert_eq!(r.output, Some(json!({"sum": 16})));
+    assert_eq!(r.next_state.as_deref(), Some("After"));
+    let data = r.inspection_data.unwrap();
+    assert_eq!(
+        data.after_arguments,
+        Some(json!({"v": 6, "who": "StateName"}))
+    );
+    assert_eq!(data.result, Some(json!({"v": 6, "who": "StateName"})));
+    assert_eq!(data.variables, Some(json!({"base": 10, "got": 6})));
+    // No path pipeline in JSONata mode, so none of its steps is shown.
+    assert_eq!(data.after_input_path, None);
+    assert_eq!(data.after_parameters, None);
+    assert_eq!(data.after_result_selector, None);
+    assert_eq!(data.after_result_path, None);
+}
+
+#[tokio::test]
+async fn a_jsonata_map_shows_its_selected_items_and_evaluated_limits() {
+    let r = call(json!({
+        "definition": r#"{"Type": "Map", "QueryLanguage": "JSONata",
+            "Items": "{% $states.input.xs %}",
+            "ItemSelector": {"i": "{% $states.context.Map.Item.Index %}", "x": "{% $states.context.Map.Item.Value %}"},
+            "MaxConcurrency": "{% $count($states.input.xs) %}",
+            "ToleratedFailurePercentage": "{% 50 %}",
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "Output": "{% $sum($states.result) %}",
+            "End": true}"#,
+        "input": r#"{"xs": ["a", "b"]}"#,
+        "mock": {"result": "[1, 2]"},
+        "stateConfiguration": {"mapIterationFailureCount": 1},
+        "inspectionLevel": "DEBUG",
+    }))
+    .await
+    .unwrap();
+    assert_eq!(r.status, TestStatus::Succeeded);
+    assert_eq!(r.output, Some(json!(3)));
+    let data = r.inspection_data.unwrap();
+    assert_eq!(
+        data.after_item_selector,
+        Some(json!([{"i": 0, "x": "a"}, {"i": 1, "x": "b"}]))
+    );
+    assert_eq!(data.max_concurrency, Some(2));
+    assert_eq!(data.tolerated_failure_percentage, Some(50.0));
+    assert_eq!(data.after_items_path, None);
+
+    // Two failures of two items are more than half.
+    let r = call(json!({
+        "definition": r#"{"Type": "Map", "QueryLanguage": "JSONata",
+            "Items": "{% $states.input.xs %}", "ToleratedFailurePercentage": 50,
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"why": "{% $states.errorOutput.Error %}"},
+                "Output": "{% $states.input.xs %}", "Next": "Caught"}],
+            "End": true}"#,
+        "input": r#"{"xs": ["a", "b"]}"#,
+        "mock": {"result": "[1, 2]"},
+        "stateConfiguration": {"mapIterationFailureCount": 2},
+        "inspectionLevel": "DEBUG",
+    }))
+    .await
+    .unwrap();
+    assert_eq!(r.status, TestStatus::CaughtError);
+    assert_eq!(r.next_state.as_deref(), Some("Caught"));
+    assert_eq!(r.output, Some(json!(["a", "b"])));
+    assert_eq!(
+        r.inspection_data.unwrap().variables,
+        Some(json!({"why": "States.ExceedToleratedFailureThreshold"}))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_jsonata_wait_answers_at_once_and_a_bad_expression_fails_it() {
+    let started = tokio::time::Instant::now();
+    let r = call(json!({
+        "definition": r#"{"Type": "Wait", "QueryLanguage": "JSONata", "Seconds": "{% $states.input.s %}",
+            "Assign": {"waited": "{% $states.input.s %}"}, "Next": "After"}"#,
+        "input": r#"{"s": 60}"#,
+        "inspectionLevel": "DEBUG",
+    }))
+    .await
+    .unwrap();
+    assert_eq!(started.elapsed(), std::time::Duration::ZERO);
+    assert_eq!(r.output, Some(json!({"s": 60})));
+    assert_eq!(r.next_state.as_deref(), Some("After"));
+    assert_eq!(
+        r.inspection_data.unwrap().variables,
+        Some(json!({"waited": 60}))
+    );
+
+    let r = call(json!({
+        "definition": r#"{"Type": "Wait", "QueryLanguage": "JSONata", "Seconds": "{% $states.input.s %}", "End": true}"#,
+        "input": r#"{"s": "soon"}"#,
+    }))
+    .await
+    .unwrap();
+    assert_eq!(r.status, TestStatus::Failed);
+    assert_eq!(r.error.as_deref(), Some("States.QueryEvaluationError"));
 }

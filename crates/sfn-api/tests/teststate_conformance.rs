@@ -6,11 +6,7 @@
 //! `lambda_invoke_result.json`. The answer must match `response.json`: status, error, cause,
 //! next state, the output and every `inspectionData` field compared as JSON values, or, for a
 //! refused request, the exception name and message. Paths the recording masked
-//! (`meta.json.masked_fields`) are left out of the comparison.
-//!
-//! Cases whose definition uses JSONata are counted apart as "needs JSONata" when the engine
-//! refuses the definition for its JSONata alone; they are not passes. Every other mismatch
-//! fails the test.
+//! (`meta.json.masked_fields`) are left out of the comparison. Every mismatch fails the test.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -128,24 +124,8 @@ fn unmask(v: &mut Value, path: &str) {
     }
 }
 
-/// Whether a definition sets `QueryLanguage` to JSONata anywhere.
-fn uses_jsonata(v: &Value) -> bool {
-    match v {
-        Value::Object(m) => m
-            .iter()
-            .any(|(k, v)| (k == "QueryLanguage" && v == "JSONata") || uses_jsonata(v)),
-        Value::Array(items) => items.iter().any(uses_jsonata),
-        _ => false,
-    }
-}
-
-enum Verdict {
-    Pass,
-    NeedsJsonata,
-    Fail(String),
-}
-
-async fn run_case(dir: &Path) -> Verdict {
+/// `Ok` when the answer matches the recording, else both side by side.
+async fn run_case(dir: &Path) -> Result<(), String> {
     let mut request = read_json(&dir.join("request.json"));
     let mut expected = read_json(&dir.join("response.json"));
     if let Some(x) = expected.get_mut("exception").and_then(Value::as_object_mut) {
@@ -162,20 +142,7 @@ async fn run_case(dir: &Path) -> Verdict {
         SfnApiConfig::default(),
         Arc::new(move |_: &sfn_api::ExecutionContext| resources.clone()),
     );
-    let answer = api.call("TestState", request.clone()).await;
-    let jsonata = request["definition"]
-        .as_str()
-        .and_then(|d| serde_json::from_str::<Value>(d).ok())
-        .is_some_and(|d| uses_jsonata(&d));
-    if let Err(e) = &answer {
-        if jsonata
-            && e.type_name() == "InvalidDefinition"
-            && e.to_string().contains("JSONata is not supported")
-            && !same(&normalise(Err(e.clone())), &expected)
-        {
-            return Verdict::NeedsJsonata;
-        }
-    }
+    let answer = api.call("TestState", request).await;
     let mut actual = normalise(answer);
     for p in meta["masked_fields"].as_array().into_iter().flatten() {
         let p = p.as_str().expect("masked paths are strings");
@@ -183,9 +150,9 @@ async fn run_case(dir: &Path) -> Verdict {
         unmask(&mut expected, p);
     }
     if same(&actual, &expected) {
-        Verdict::Pass
+        Ok(())
     } else {
-        Verdict::Fail(format!(
+        Err(format!(
             "expected {}\n     got {}",
             serde_json::to_string(&expected).unwrap(),
             serde_json::to_string(&actual).unwrap()
@@ -202,24 +169,19 @@ async fn teststate_recordings_answer_as_on_aws() {
         .collect();
     dirs.sort();
     assert!(!dirs.is_empty(), "no TestState cases under {CORPUS}");
-    let (mut passed, mut needs_jsonata, mut failed) = (0, Vec::new(), Vec::new());
+    let (mut passed, mut failed) = (0, Vec::new());
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         match run_case(dir).await {
-            Verdict::Pass => passed += 1,
-            Verdict::NeedsJsonata => needs_jsonata.push(name),
-            Verdict::Fail(why) => failed.push(format!("{name}: {why}")),
+            Ok(()) => passed += 1,
+            Err(why) => failed.push(format!("{name}: {why}")),
         }
     }
     println!(
-        "teststate conformance: {} cases, {passed} passed, {} need JSONata, {} failed",
+        "teststate conformance: {} cases, {passed} passed, {} failed",
         dirs.len(),
-        needs_jsonata.len(),
         failed.len()
     );
-    for n in &needs_jsonata {
-        println!("  needs JSONata: {n}");
-    }
     assert!(
         failed.is_empty(),
         "{} TestState cases differ from AWS:\n{}",

@@ -21,6 +21,13 @@ impl Run {
         retry: Option<u32>,
         item: Option<(usize, &Value)>,
     ) -> Value {
+        if let Some(given) = &self.context_override {
+            let mut ctx = given.clone();
+            if let (Some((i, v)), Value::Object(m)) = (item, &mut ctx) {
+                m.insert("Map".into(), json!({"Item": {"Index": i, "Value": v}}));
+            }
+            return ctx;
+        }
         let mut ctx = Map::with_capacity(4);
         for part in ["Execution", "StateMachine", "State", "Map"] {
             if let Some(v) = self.context_part(part, st, retry, item) {
@@ -170,10 +177,7 @@ impl<'a> Env<'a> {
             }
             Root::Input => path.eval(input).map_err(|m| m.0),
             Root::Context if self.run.context_override.is_some() => {
-                let mut ctx = self.run.context_override.clone().unwrap_or_default();
-                if let (Some((i, v)), Value::Object(m)) = (self.item, &mut ctx) {
-                    m.insert("Map".into(), json!({"Item": {"Index": i, "Value": v}}));
-                }
+                let ctx = self.run.context(self.st, self.retry, self.item);
                 path.eval(&ctx).map_err(|m| m.0)
             }
             Root::Context => {

@@ -148,24 +148,43 @@ impl Env<'_> {
         js: &JsonataState,
         input: &Value,
     ) -> Result<(Vec<Value>, Option<u64>, super::fanout::Tolerance), Failure> {
-        let items = match &js.items {
+        let items = self.jsonata_items(js, input)?;
+        let (max, tolerance) = self.jsonata_map_limits(js, input)?;
+        let inputs = self.jsonata_item_inputs(js, items, input)?;
+        Ok((inputs, max, tolerance))
+    }
+
+    /// A Map's items: `Items`, or the state input.
+    pub(super) fn jsonata_items(
+        &self,
+        js: &JsonataState,
+        input: &Value,
+    ) -> Result<Vec<Value>, Failure> {
+        match &js.items {
             Some(t) => match self.jsonata(t, "Items", input, Seen::default())? {
-                Value::Array(a) => a,
-                other => return Err(self.unexpected_type(t, "Items", &other, "array")),
+                Value::Array(a) => Ok(a),
+                other => Err(self.unexpected_type(t, "Items", &other, "array")),
             },
             None => match input {
-                Value::Array(a) => a.clone(),
-                other => {
-                    return Err(self.query_failure(
-                        None,
-                        &format!(
-                            "Map state input must be an array but was: {}",
-                            compact(other)
-                        ),
-                    ))
-                }
+                Value::Array(a) => Ok(a.clone()),
+                other => Err(self.query_failure(
+                    None,
+                    &format!(
+                        "Map state input must be an array but was: {}",
+                        compact(other)
+                    ),
+                )),
             },
-        };
+        }
+    }
+
+    /// A Map's `MaxConcurrency` where it is an expression, and its tolerated failures, literal
+    /// or evaluated.
+    pub(super) fn jsonata_map_limits(
+        &self,
+        js: &JsonataState,
+        input: &Value,
+    ) -> Result<(Option<u64>, super::fanout::Tolerance), Failure> {
         let max = js
             .dynamic("MaxConcurrency")
             .map(|t| self.jsonata_count(t, "MaxConcurrency", input, false))
@@ -187,21 +206,29 @@ impl Env<'_> {
                 }
             }
         }
-        let inputs = match &js.item_selector {
-            None => items,
-            Some(sel) => {
-                let mut inputs = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    let item_env = Env {
-                        item: Some((i, item)),
-                        ..*self
-                    };
-                    inputs.push(item_env.jsonata(sel, "ItemSelector", input, Seen::default())?);
-                }
-                inputs
-            }
+        Ok((max, tolerance))
+    }
+
+    /// Each item's iteration input: `ItemSelector` evaluated with the item in
+    /// `$states.context.Map.Item`, or the item itself.
+    pub(super) fn jsonata_item_inputs(
+        &self,
+        js: &JsonataState,
+        items: Vec<Value>,
+        input: &Value,
+    ) -> Result<Vec<Value>, Failure> {
+        let Some(sel) = &js.item_selector else {
+            return Ok(items);
         };
-        Ok((inputs, max, tolerance))
+        let mut inputs = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_env = Env {
+                item: Some((i, item)),
+                ..*self
+            };
+            inputs.push(item_env.jsonata(sel, "ItemSelector", input, Seen::default())?);
+        }
+        Ok(inputs)
     }
 }
 
@@ -221,6 +248,23 @@ pub(super) async fn run_simple(
     raw: Value,
     vars: &mut Vars,
 ) -> Result<Step, Failure> {
+    let (step, new_vars) = simple_step(run, state, js, st, raw, vars, true).await?;
+    commit_vars(vars, new_vars);
+    Ok(step)
+}
+
+/// A JSONata Pass, Succeed, Fail, Choice or Wait state's step and the variables it assigns,
+/// left to the caller to commit. Without `pause` a Wait state works its delay out, so that a
+/// bad `Seconds` or `Timestamp` fails as it would, but does not wait.
+pub(super) async fn simple_step(
+    run: &Arc<Run>,
+    state: &Arc<State>,
+    js: &JsonataState,
+    st: &StateCtx<'_>,
+    raw: Value,
+    vars: &Vars,
+    pause: bool,
+) -> Result<(Step, Option<Map<String, Value>>), Failure> {
     let env = Env::new(run, st, vars);
     let exited = |out: &Value, assigned: Option<&Map<String, Value>>| {
         run.event(
@@ -322,7 +366,7 @@ pub(super) async fn run_simple(
             if secs > i32::MAX as f64 {
                 return Err(st.runtime("Wait state delay is too long."));
             }
-            if secs > 0.0 {
+            if pause && secs > 0.0 {
                 tokio::time::sleep(run.scaled(secs)).await;
             }
             let (out, new_vars) = env.jsonata_finish(
@@ -339,6 +383,5 @@ pub(super) async fn run_simple(
             unreachable!("Task, Parallel and Map states run with Retry and Catch")
         }
     };
-    commit_vars(vars, new_vars);
-    Ok(step)
+    Ok((step, new_vars))
 }

@@ -109,7 +109,7 @@ pub(super) async fn run_with_recovery(
 
 /// Ends a state through the Catcher that matched its error: `error_output` is the
 /// `{"Error": ..., "Cause": ...}` object that the Catcher's Assign and ResultPath see.
-fn catch(
+pub(super) fn catch(
     run: &Arc<Run>,
     state: &State,
     st: &StateCtx<'_>,

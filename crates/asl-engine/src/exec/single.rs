@@ -3,17 +3,23 @@
 //! instead of looped (a retry that would happen answers `RETRIABLE`, a Catch that matches
 //! answers `CAUGHT_ERROR`).
 //!
+//! A JSONata state is evaluated by the same functions an execution uses. AWS shows less of it:
+//! there is no path pipeline, so `inspectionData` has the input, a Task's `afterArguments` and
+//! result, a Map's items after `ItemSelector`, its concurrency and tolerated failures, and the
+//! variables an `Assign` set.
+//!
 //! Map and Parallel states never run their iterations or branches here: TestState requires
 //! a mock of their result, so only their own fields (InputPath, ItemsPath, ItemSelector,
 //! MaxConcurrency, tolerated failures, ResultSelector, ...) are evaluated around it.
 
 use super::choice::eval_condition;
 use super::env::{apply_result_path, assign_values, check_result_path, commit_vars, Env, StateCtx};
-use super::recovery::error_matches;
+use super::jsonata::{simple_step, Seen};
+use super::recovery::{catch, error_matches};
 use super::run::{wait_seconds, Run, SingleIds};
 use super::task::{invoke_task, TaskCall};
-use super::{Failure, Vars};
-use crate::definition::{ErrorSource, Kind, MapDef, Seconds, State, TaskDef};
+use super::{Failure, Step, Vars};
+use crate::definition::{ErrorSource, JsonataState, Kind, MapDef, Seconds, State, TaskDef};
 use crate::envelope::TaskResult;
 use crate::path::{compact, JsonPath};
 use crate::template::Template;
@@ -120,7 +126,12 @@ pub(crate) async fn run_single(
         state_machine_arn: plan.state_machine_arn.clone(),
         state_machine_name: plan.state_machine_name.clone(),
     };
-    let run = Run::single(resources, ids, plan.input.clone(), plan.context.clone());
+    let run = Arc::new(Run::single(
+        resources,
+        ids,
+        plan.input.clone(),
+        plan.context.clone(),
+    ));
     let st = StateCtx {
         name: &plan.state.name,
         entered_id: ENTERED_EVENT_ID,
@@ -133,6 +144,14 @@ pub(crate) async fn run_single(
     };
     let state = plan.state.clone();
     let raw = plan.input.clone();
+    if let Some(js) = state.jsonata.as_deref() {
+        if !matches!(
+            state.kind,
+            Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_)
+        ) {
+            return Ok(jsonata_simple(&run, &st, &state, js, raw, &mut vars, ins).await);
+        }
+    }
     let done = match &state.kind {
         Kind::Pass { result } => pass(&run, &st, &state, result, raw, &mut vars, &mut ins),
         Kind::Succeed => {
@@ -189,6 +208,40 @@ pub(crate) async fn run_single(
 
 /// The output, and the next state when it is not the state's own `Next` (Choice).
 type Done = (Value, Option<String>);
+
+/// A JSONata Pass, Succeed, Fail, Choice or Wait state.
+async fn jsonata_simple(
+    run: &Arc<Run>,
+    st: &StateCtx<'_>,
+    state: &Arc<State>,
+    js: &JsonataState,
+    raw: Value,
+    vars: &mut Vars,
+    mut ins: InspectionData,
+) -> Outcome {
+    match simple_step(run, state, js, st, raw, vars, false).await {
+        Ok((step, new_vars)) => {
+            let assigned = new_vars.is_some();
+            commit_vars(vars, new_vars);
+            if assigned {
+                ins.variables = Some(Value::Object(vars.clone()));
+            }
+            let (output, next_state) = match step {
+                Step::Next(next, out) => (out, Some(next)),
+                Step::End(out) => (out, None),
+            };
+            Outcome {
+                status: TestStatus::Succeeded,
+                output: Some(output),
+                error: None,
+                cause: None,
+                next_state,
+                inspection: ins,
+            }
+        }
+        Err(f) => Outcome::failed(f, ins),
+    }
+}
 
 fn pass(
     run: &Run,
@@ -291,7 +344,7 @@ fn choice(
 
 /// Task, Parallel and Map: one attempt, then Retry and Catch judged on its failure.
 async fn recoverable(
-    run: &Run,
+    run: &Arc<Run>,
     st: &StateCtx<'_>,
     plan: &Plan,
     vars: &mut Vars,
@@ -299,10 +352,23 @@ async fn recoverable(
 ) -> Result<Outcome, TestStateError> {
     let state = &plan.state;
     let raw = &plan.input;
-    let attempt = attempt(run, st, plan, vars, &mut ins)
-        .await?
-        .and_then(|done| check_result_path(&state.result_path, raw).map(|()| done));
+    let js = state.jsonata.as_deref();
+    let attempt = match js {
+        Some(js) => attempt_jsonata(run, st, plan, js, vars, &mut ins).await?,
+        None => attempt(run, st, plan, vars, &mut ins)
+            .await?
+            .and_then(|done| check_result_path(&state.result_path, raw).map(|()| done)),
+    };
     let failure = match attempt {
+        // A JSONata state's Output is its output: there is no ResultPath or OutputPath.
+        Ok((out, new_vars)) if js.is_some() => {
+            let assigned = new_vars.is_some();
+            commit_vars(vars, new_vars);
+            if assigned {
+                ins.variables = Some(Value::Object(vars.clone()));
+            }
+            return Ok(Outcome::succeeded(state, out, ins));
+        }
         Ok((selected, new_vars)) => {
             let env = Env::new(run, st, vars);
             let finished = apply_result_path(&state.result_path, raw.clone(), selected)
@@ -362,28 +428,29 @@ async fn recoverable(
             "Error": error.clone().unwrap_or_default(),
             "Cause": cause.clone().unwrap_or_default(),
         });
-        let env = Env::new(run, st, vars);
-        let caught = assign_values(&env, &catcher.assign, &error_output).and_then(|new_vars| {
-            apply_result_path(&catcher.result_path, raw.clone(), error_output)
-                .map(|out| (out, new_vars))
-        });
-        return Ok(match caught {
-            Ok((out, new_vars)) => {
-                commit_vars(vars, new_vars);
-                if catcher.assign.is_some() {
-                    ins.variables = Some(Value::Object(vars.clone()));
+        let assigns = catcher.assign.is_some()
+            || js
+                .and_then(|js| js.catchers.get(idx))
+                .is_some_and(|c| c.assign.is_some());
+        return Ok(
+            match catch(run, state, st, catcher, raw.clone(), vars, error_output) {
+                Ok(step) => {
+                    if assigns {
+                        ins.variables = Some(Value::Object(vars.clone()));
+                    }
+                    let (Step::Next(_, out) | Step::End(out)) = step;
+                    Outcome {
+                        status: TestStatus::CaughtError,
+                        output: Some(out),
+                        error,
+                        cause,
+                        next_state: Some(catcher.next.clone()),
+                        inspection: ins,
+                    }
                 }
-                Outcome {
-                    status: TestStatus::CaughtError,
-                    output: Some(out),
-                    error,
-                    cause,
-                    next_state: Some(catcher.next.clone()),
-                    inspection: ins,
-                }
-            }
-            Err(f) => Outcome::failed(f, ins),
-        });
+                Err(f) => Outcome::failed(f, ins),
+            },
+        );
     }
     if details.retry_index.is_some() {
         ins.error_details = Some(details);
@@ -446,16 +513,7 @@ async fn attempt(
                 if let Some(p) = &state.parameters {
                     env.template(p, &after_input)?;
                 }
-                match &plan.mock {
-                    Some(Mocked::Result(v)) => TaskResult::Built(v.clone()),
-                    Some(Mocked::Error { error, cause }) => {
-                        return Err(Failure::Error {
-                            error: error.clone(),
-                            cause: cause.clone(),
-                        })
-                    }
-                    None => unreachable!("TestState refuses a Parallel state without a mock"),
-                }
+                TaskResult::Built(mocked_fan_out(&plan.mock)?)
             }
             Kind::Map(map) => {
                 ins.after_input_path = Some(after_input.clone());
@@ -492,6 +550,125 @@ async fn attempt(
         ins.after_result_selector = Some(v.clone());
     }
     Ok(selected)
+}
+
+/// What a mock answers for a Parallel or Map state, which TestState runs only with one.
+fn mocked_fan_out(mock: &Option<Mocked>) -> Result<Value, Failure> {
+    match mock {
+        Some(Mocked::Result(v)) => Ok(v.clone()),
+        Some(Mocked::Error { error, cause }) => Err(Failure::Error {
+            error: error.clone(),
+            cause: cause.clone(),
+        }),
+        None => unreachable!("TestState refuses a Map or Parallel state without a mock"),
+    }
+}
+
+/// One try of a JSONata Task, Parallel or Map state: its output (`Output`, or the result) and
+/// the variables to assign. The outer error is a request that cannot be tested.
+async fn attempt_jsonata(
+    run: &Run,
+    st: &StateCtx<'_>,
+    plan: &Plan,
+    js: &JsonataState,
+    vars: &Vars,
+    ins: &mut InspectionData,
+) -> Result<Result<Selected, Failure>, TestStateError> {
+    let state = &plan.state;
+    let raw = &plan.input;
+    let is_task = matches!(state.kind, Kind::Task(_));
+    let env = Env {
+        retry: is_task.then_some(plan.retry_count),
+        ..Env::new(run, st, vars)
+    };
+    let work = async {
+        let result = match &state.kind {
+            Kind::Task(task) => {
+                let arguments = env.jsonata_arguments(js, raw)?;
+                ins.after_arguments = Some(arguments.clone());
+                let limits = env.jsonata_task_limits(js, raw)?;
+                match &plan.mock {
+                    Some(Mocked::Result(v)) => v.clone(),
+                    Some(Mocked::Error { error, cause }) => {
+                        return Err(Failure::Error {
+                            error: error.clone(),
+                            cause: cause.clone(),
+                        })
+                    }
+                    None => {
+                        let call = TaskCall {
+                            state,
+                            task,
+                            input: &arguments,
+                            retry_count: plan.retry_count,
+                            limits,
+                        };
+                        invoke_task(&env, call).await?.into_value()
+                    }
+                }
+            }
+            Kind::Parallel { .. } => {
+                // Evaluated so that a failing Arguments fails the state; AWS does not show it.
+                env.jsonata_arguments(js, raw)?;
+                mocked_fan_out(&plan.mock)?
+            }
+            Kind::Map(map) => match map_fields_jsonata(&env, plan, map, js, ins)? {
+                Ok(v) => v,
+                Err(e) => return Ok(Err(e)),
+            },
+            _ => unreachable!("only Task, Parallel and Map states have Retry and Catch"),
+        };
+        Ok(Ok(result))
+    };
+    let result: Result<Result<Value, TestStateError>, Failure> = work.await;
+    let result = match result {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return Err(e),
+        Err(f) => return Ok(Err(f)),
+    };
+    if is_task {
+        ins.result = Some(result.clone());
+    }
+    let seen = Seen {
+        result: Some(&result),
+        error_output: None,
+    };
+    Ok(env.jsonata_finish(
+        js.assign.as_ref(),
+        js.output.as_ref(),
+        raw,
+        seen,
+        result.clone(),
+    ))
+}
+
+/// A JSONata Map state's own fields around its mocked result: `Items` (or the items an
+/// ItemReader read), `ItemSelector`, `MaxConcurrency` and the tolerated failures.
+fn map_fields_jsonata(
+    env: &Env,
+    plan: &Plan,
+    map: &MapDef,
+    js: &JsonataState,
+    ins: &mut InspectionData,
+) -> Result<Result<Value, TestStateError>, Failure> {
+    let raw = &plan.input;
+    let items = match &plan.reader_items {
+        Some(Value::Array(read)) => read.clone(),
+        _ => env.jsonata_items(js, raw)?,
+    };
+    let item_count = items.len();
+    let (max, tolerance) = env.jsonata_map_limits(js, raw)?;
+    if js.item_selector.is_some() {
+        let selected = env.jsonata_item_inputs(js, items, raw)?;
+        ins.after_item_selector = Some(Value::Array(selected));
+    }
+    ins.max_concurrency = Some(max.unwrap_or(match map.max_concurrency {
+        Seconds::Fixed(n) => n,
+        _ => 0,
+    }));
+    ins.tolerated_failure_count = tolerance.count.map(|c| c as u64);
+    ins.tolerated_failure_percentage = tolerance.percentage;
+    map_result(plan, item_count, tolerance.count, tolerance.percentage)
 }
 
 /// The Task `state` with `parameters` fixed to the values already evaluated, for the call.
@@ -598,27 +775,29 @@ fn map_fields(
     )?;
     ins.tolerated_failure_count = tolerated_count.map(|c| c as u64);
     ins.tolerated_failure_percentage = tolerated_pct;
+    map_result(plan, items.len(), tolerated_count, tolerated_pct)
+}
+
+/// A Map's mocked result, judged against `stateConfiguration.mapIterationFailureCount` and the
+/// tolerated failures: the outer error is a request that cannot be tested.
+fn map_result(
+    plan: &Plan,
+    item_count: usize,
+    tolerated_count: Option<f64>,
+    tolerated_pct: Option<f64>,
+) -> Result<Result<Value, TestStateError>, Failure> {
     if let Some(failures) = plan.map_failures {
-        if failures > items.len() as u64 {
+        if failures > item_count as u64 {
             return Ok(Err(TestStateError::Validation(
                 "Map iteration failure count must be less than or equal to the number of Map iterations".into(),
             )));
         }
     }
-    let result = match &plan.mock {
-        Some(Mocked::Result(v)) => v.clone(),
-        Some(Mocked::Error { error, cause }) => {
-            return Err(Failure::Error {
-                error: error.clone(),
-                cause: cause.clone(),
-            })
-        }
-        None => unreachable!("TestState refuses a Map state without a mock"),
-    };
+    let result = mocked_fan_out(&plan.mock)?;
     let failures = plan.map_failures.unwrap_or(0) as f64;
     let over_count = tolerated_count.is_some_and(|c| failures > c);
-    let over_pct = tolerated_pct
-        .is_some_and(|p| !items.is_empty() && failures * 100.0 / items.len() as f64 > p);
+    let over_pct =
+        tolerated_pct.is_some_and(|p| item_count > 0 && failures * 100.0 / item_count as f64 > p);
     if over_count || over_pct {
         return Err(Failure::error(
             "States.ExceedToleratedFailureThreshold",

@@ -16,8 +16,8 @@ use std::sync::LazyLock;
 pub(crate) struct Expr {
     source: String,
     compiled: Expression,
-    /// Whether the text mentions `context`, so that the context object is built only for the
-    /// expressions that may read it.
+    /// Whether the expression may read the context object, so that it is built only for the
+    /// expressions that may.
     reads_context: bool,
 }
 
@@ -64,6 +64,30 @@ struct StatesDoc<'a> {
 /// The functions every evaluation starts from: AWS's additions, and `$eval` taken away.
 static FUNCTIONS: LazyLock<Bindings> = LazyLock::new(functions::bindings);
 
+/// Whether an expression may read `$states.context`: it names it, or it takes `$states` as a
+/// whole (`{% $states %}`, `$keys($states)`, an alias) rather than one of its other members.
+fn reads_context(source: &str) -> bool {
+    const OTHER_MEMBERS: &[&str] = &["input", "result", "errorOutput"];
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if source.contains("context") {
+        return true;
+    }
+    source.match_indices("$states").any(|(i, m)| {
+        let rest = &source[i + m.len()..];
+        if rest.starts_with(name_char) {
+            // A longer variable name, not `$states`.
+            return false;
+        }
+        let member = rest.trim_start().strip_prefix('.').map(str::trim_start);
+        !member.is_some_and(|r| {
+            OTHER_MEMBERS.iter().any(|f| {
+                r.strip_prefix(f)
+                    .is_some_and(|after| !after.starts_with(name_char))
+            })
+        })
+    })
+}
+
 /// Whether a string is an expression: `{%`, then anything, then `%}`, as the whole string.
 pub(crate) fn is_expression(s: &str) -> bool {
     s.starts_with("{%") && s.ends_with("%}") && s.len() >= 4
@@ -86,7 +110,7 @@ impl Expr {
         })?;
         Ok(Expr {
             source: inner.to_string(),
-            reads_context: inner.contains("context"),
+            reads_context: reads_context(inner),
             compiled,
         })
     }
@@ -269,6 +293,19 @@ mod tests {
         Template::compile(&json!(text))
             .unwrap()
             .eval(&states, &vars, "Output")
+    }
+
+    #[test]
+    fn the_whole_of_states_carries_the_context() {
+        let v = eval("{% $states %}", json!({"a": 1}), json!({})).unwrap();
+        assert_eq!(
+            v,
+            json!({"input": {"a": 1}, "context": {"State": {"Name": "S"}}})
+        );
+        assert!(!reads_context("$states.input.a & $states.result"));
+        assert!(!reads_context("$statesX"));
+        assert!(reads_context("$keys($states)"));
+        assert!(reads_context("$states.inputs"));
     }
 
     #[test]
