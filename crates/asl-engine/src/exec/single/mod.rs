@@ -12,6 +12,8 @@
 //! a mock of their result, so only their own fields (InputPath, ItemsPath, ItemSelector,
 //! MaxConcurrency, tolerated failures, ResultSelector, ...) are evaluated around it.
 
+mod map;
+
 use super::choice::eval_condition;
 use super::env::{apply_result_path, assign_values, check_result_path, commit_vars, Env, StateCtx};
 use super::jsonata::{simple_step, Seen};
@@ -25,6 +27,7 @@ use crate::path::{compact, JsonPath};
 use crate::template::Template;
 use crate::teststate::{ErrorDetails, InspectionData, TestStateError, TestStatus};
 use crate::Resources;
+use map::{map_fields, map_fields_jsonata};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -167,9 +170,7 @@ pub(crate) async fn run_single(
             fail(&env, error, cause, &raw)
                 .and_then(|(error, cause)| Err(Failure::Error { error, cause }))
         }
-        Kind::Choice { rules, default } => {
-            choice(&run, &st, &state, rules, default, raw, &mut vars, &mut ins)
-        }
+        Kind::Choice { .. } => choice(&run, &st, &state, raw, &mut vars, &mut ins),
         Kind::Wait(spec) => {
             // TestState answers at once: the delay is worked out, so that a bad SecondsPath or
             // TimestampPath fails as it would, but not waited.
@@ -300,17 +301,17 @@ fn fail(
     Ok((eval(error, "ErrorPath")?, eval(cause, "CausePath")?))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn choice(
     run: &Run,
     st: &StateCtx,
     state: &State,
-    rules: &[crate::definition::ChoiceRule],
-    default: &Option<String>,
     raw: Value,
     vars: &mut Vars,
     ins: &mut InspectionData,
 ) -> Result<Done, Failure> {
+    let Kind::Choice { rules, default } = &state.kind else {
+        unreachable!("choice() is called for Choice states only")
+    };
     let env = Env::new(run, st, vars);
     let eff = env.select_owned(&state.input_path, raw)?;
     ins.after_input_path = Some(eff.clone());
@@ -642,35 +643,6 @@ async fn attempt_jsonata(
     ))
 }
 
-/// A JSONata Map state's own fields around its mocked result: `Items` (or the items an
-/// ItemReader read), `ItemSelector`, `MaxConcurrency` and the tolerated failures.
-fn map_fields_jsonata(
-    env: &Env,
-    plan: &Plan,
-    map: &MapDef,
-    js: &JsonataState,
-    ins: &mut InspectionData,
-) -> Result<Result<Value, TestStateError>, Failure> {
-    let raw = &plan.input;
-    let items = match &plan.reader_items {
-        Some(Value::Array(read)) => read.clone(),
-        _ => env.jsonata_items(js, raw)?,
-    };
-    let item_count = items.len();
-    let (max, tolerance) = env.jsonata_map_limits(js, raw)?;
-    if js.item_selector.is_some() {
-        let selected = env.jsonata_item_inputs(js, items, raw)?;
-        ins.after_item_selector = Some(Value::Array(selected));
-    }
-    ins.max_concurrency = Some(max.unwrap_or(match map.max_concurrency {
-        Seconds::Fixed(n) => n,
-        _ => 0,
-    }));
-    ins.tolerated_failure_count = tolerance.count.map(|c| c as u64);
-    ins.tolerated_failure_percentage = tolerance.percentage;
-    map_result(plan, item_count, tolerance.count, tolerance.percentage)
-}
-
 /// The Task `state` with `parameters` fixed to the values already evaluated, for the call.
 fn sending(state: &State, task: &TaskDef, parameters: Option<Value>) -> State {
     State {
@@ -691,147 +663,5 @@ fn sending(state: &State, task: &TaskDef, parameters: Option<Value>) -> State {
         catch: Vec::new(),
         next: state.next.clone(),
         jsonata: None,
-    }
-}
-
-/// A Map state's own fields around its mocked result: the items, ItemSelector, MaxConcurrency
-/// and the tolerated failures, against `stateConfiguration.mapIterationFailureCount`.
-fn map_fields(
-    env: &Env,
-    st: &StateCtx,
-    plan: &Plan,
-    map: &MapDef,
-    after_input: &Value,
-    ins: &mut InspectionData,
-) -> Result<Result<Value, TestStateError>, Failure> {
-    let items = match (&plan.reader_items, &map.items_path) {
-        (Some(items), _) => items.clone(),
-        (None, None) => after_input.clone(),
-        (None, Some(p)) => {
-            let v = env
-                .resolve(p, after_input)
-                .map_err(|m| st.runtime(format!("Invalid path '{}' : {m}", p.text)))?;
-            if !v.is_array() {
-                // AWS quotes a context path from its own root: `$$.Execution.Input` reads as
-                // `$.Execution.Input`.
-                let shown = p.text.strip_prefix('$').filter(|t| t.starts_with('$'));
-                return Err(Failure::Runtime(format!(
-                    "Reference path \"{}\" must point to array.",
-                    shown.unwrap_or(&p.text)
-                )));
-            }
-            v
-        }
-    };
-    let Value::Array(items) = items else {
-        return Err(Failure::Runtime(format!(
-            "Items of the Map state must be an array, got {}",
-            compact(&items)
-        )));
-    };
-    ins.after_items_path = Some(Value::Array(items.clone()));
-    if let Some(sel) = &map.item_selector {
-        let mut selected = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let item_env = Env {
-                item: Some((i, item)),
-                ..*env
-            };
-            selected.push(item_env.template(sel, after_input)?);
-        }
-        ins.after_item_selector = Some(Value::Array(selected));
-    }
-    ins.max_concurrency = Some(match &map.max_concurrency {
-        Seconds::None => 0,
-        Seconds::Fixed(n) => *n,
-        Seconds::Path(p) => {
-            let v = env
-                .resolve(p, after_input)
-                .map_err(|m| st.runtime(format!("Invalid path '{}' : {m}", p.text)))?;
-            v.as_u64().ok_or_else(|| {
-                st.runtime(format!(
-                    "The MaxConcurrencyPath field refers to value {} which is not a valid integer: {}",
-                    compact(&v),
-                    p.text
-                ))
-            })?
-        }
-    });
-    let tolerated_count = tolerance(
-        env,
-        st,
-        &plan.tolerance.count,
-        &plan.tolerance.count_path,
-        after_input,
-        "ToleratedFailureCountPath",
-    )?;
-    let tolerated_pct = tolerance(
-        env,
-        st,
-        &plan.tolerance.percentage,
-        &plan.tolerance.percentage_path,
-        after_input,
-        "ToleratedFailurePercentagePath",
-    )?;
-    ins.tolerated_failure_count = tolerated_count.map(|c| c as u64);
-    ins.tolerated_failure_percentage = tolerated_pct;
-    map_result(plan, items.len(), tolerated_count, tolerated_pct)
-}
-
-/// A Map's mocked result, judged against `stateConfiguration.mapIterationFailureCount` and the
-/// tolerated failures: the outer error is a request that cannot be tested.
-fn map_result(
-    plan: &Plan,
-    item_count: usize,
-    tolerated_count: Option<f64>,
-    tolerated_pct: Option<f64>,
-) -> Result<Result<Value, TestStateError>, Failure> {
-    if let Some(failures) = plan.map_failures {
-        if failures > item_count as u64 {
-            return Ok(Err(TestStateError::Validation(
-                "Map iteration failure count must be less than or equal to the number of Map iterations".into(),
-            )));
-        }
-    }
-    let result = mocked_fan_out(&plan.mock)?;
-    let failures = plan.map_failures.unwrap_or(0) as f64;
-    let over_count = tolerated_count.is_some_and(|c| failures > c);
-    let over_pct =
-        tolerated_pct.is_some_and(|p| item_count > 0 && failures * 100.0 / item_count as f64 > p);
-    if over_count || over_pct {
-        return Err(Failure::error(
-            "States.ExceedToleratedFailureThreshold",
-            "The specified tolerated failure threshold was exceeded",
-        ));
-    }
-    Ok(Ok(result))
-}
-
-/// A tolerated-failure field: its literal value, or the number its path reads.
-fn tolerance(
-    env: &Env,
-    st: &StateCtx,
-    literal: &Option<Value>,
-    path: &Option<String>,
-    input: &Value,
-    field: &str,
-) -> Result<Option<f64>, Failure> {
-    if let Some(v) = literal {
-        return Ok(v.as_f64());
-    }
-    let Some(text) = path else {
-        return Ok(None);
-    };
-    let p =
-        JsonPath::parse(text).map_err(|e| st.runtime(format!("Invalid path '{text}' : {e}")))?;
-    let v = env
-        .resolve(&p, input)
-        .map_err(|m| st.runtime(format!("Invalid path '{text}' : {m}")))?;
-    match v.as_f64() {
-        Some(n) if n >= 0.0 => Ok(Some(n)),
-        _ => Err(st.runtime(format!(
-            "The {field} field refers to value {} which is not a valid number: {text}",
-            compact(&v)
-        ))),
     }
 }
