@@ -1,11 +1,47 @@
 //! Choice rules: conditions evaluated against a Choice state's effective input.
 
-use super::env::Env;
+use super::env::{assign_values, Env};
 use super::Failure;
-use crate::definition::{Cmp, Condition, Op, Operand};
-use serde_json::Value;
+use crate::definition::{ChoiceRule, Cmp, Condition, Op, Operand, State};
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cmp::Ordering;
+
+/// A JSONPath Choice state's decision on its effective input: the state to go to and the
+/// variables its `Assign` and the matching rule's `Assign` set (not yet committed, as AWS
+/// evaluates every Assign against the variables the state was entered with).
+pub(super) fn choose(
+    env: &Env,
+    state: &State,
+    rules: &[ChoiceRule],
+    default: &Option<String>,
+    eff: &Value,
+) -> Result<(String, Option<Map<String, Value>>), Failure> {
+    let mut chosen = None;
+    for rule in rules {
+        if eval_condition(env, &rule.condition, eff)? {
+            chosen = Some(rule);
+            break;
+        }
+    }
+    let (next, rule_assign) = match (chosen, default) {
+        (Some(r), _) => (r.next.clone(), r.assign.as_ref()),
+        (None, Some(d)) => (d.clone(), None),
+        (None, None) => {
+            return Err(Failure::error(
+                "States.NoChoiceMatched",
+                format!("No Matches! at state '{}'", state.name),
+            ))
+        }
+    };
+    let mut new_vars = assign_values(env, &state.assign, eff)?;
+    if let Some(a) = rule_assign {
+        if let Value::Object(m) = env.template(a, eff)? {
+            new_vars.get_or_insert_with(Map::new).extend(m);
+        }
+    }
+    Ok((next, new_vars))
+}
 
 pub(super) fn eval_condition(env: &Env, c: &Condition, input: &Value) -> Result<bool, Failure> {
     match c {

@@ -3,11 +3,11 @@
 //! The states without Retry or Catch (Pass, Succeed, Fail, Choice, Wait) run here whole; Task,
 //! Parallel and Map go through [`super::recovery`].
 
-use super::choice::eval_condition;
+use super::choice::choose;
 use super::env::{apply_result_path, assign_values, commit_vars, Env, StateCtx};
 use super::recovery::run_with_recovery;
 use super::{Failure, Step, Vars};
-use crate::definition::{ChoiceRule, ErrorSource, Graph, Kind, State, WaitSpec};
+use crate::definition::{ErrorSource, Graph, Kind, State, WaitSpec};
 use crate::path::compact;
 use crate::result::{ExecutionResult, ExecutionStatus, HistoryEvent};
 use crate::{ExecutionOptions, Resources, StateMachine};
@@ -410,31 +410,7 @@ async fn run_state(
         Kind::Choice { rules, default } => {
             let env = Env::new(run, &st, vars);
             let eff = env.select_owned(&state.input_path, raw)?;
-            let mut chosen: Option<&ChoiceRule> = None;
-            for rule in rules {
-                if eval_condition(&env, &rule.condition, &eff)? {
-                    chosen = Some(rule);
-                    break;
-                }
-            }
-            let (next, rule_assign) = match chosen {
-                Some(r) => (r.next.clone(), r.assign.as_ref()),
-                None => match default {
-                    Some(d) => (d.clone(), None),
-                    None => {
-                        return Err(Failure::error(
-                            "States.NoChoiceMatched",
-                            format!("No Matches! at state '{}'", state.name),
-                        ))
-                    }
-                },
-            };
-            let mut new_vars = assign_values(&env, &state.assign, &eff)?;
-            if let Some(a) = rule_assign {
-                if let Value::Object(m) = env.template(a, &eff)? {
-                    new_vars.get_or_insert_with(Map::new).extend(m);
-                }
-            }
+            let (next, new_vars) = choose(&env, state, rules, default, &eff)?;
             let out = env.select_owned(&state.output_path, eff)?;
             exited(&out, new_vars.as_ref());
             commit_vars(vars, new_vars);

@@ -262,19 +262,6 @@ pub(super) fn load(
     })
 }
 
-pub(super) fn kind_name(kind: &Kind) -> &'static str {
-    match kind {
-        Kind::Pass { .. } => "Pass",
-        Kind::Task(_) => "Task",
-        Kind::Choice { .. } => "Choice",
-        Kind::Wait(_) => "Wait",
-        Kind::Succeed => "Succeed",
-        Kind::Fail { .. } => "Fail",
-        Kind::Parallel { .. } => "Parallel",
-        Kind::Map(_) => "Map",
-    }
-}
-
 /// Checks a mocked `lambda:invoke` result against the Invoke API's response model.
 pub(super) fn validate_lambda_result(result: &Value) -> Result<(), TestStateError> {
     let Value::Object(m) = result else {

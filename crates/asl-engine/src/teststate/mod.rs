@@ -20,7 +20,7 @@ use crate::definition::Kind;
 use crate::exec::{run_single, Mocked, Plan, Tolerance};
 use crate::path::compact;
 use crate::Resources;
-use load::{check_mock_result, contains_state, kind_name, load};
+use load::{check_mock_result, contains_state, load};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -432,7 +432,7 @@ pub async fn test_state(
         request.mock.is_some(),
     )?;
     let state = loaded.state.clone();
-    let kind = kind_name(&state.kind);
+    let kind = state.kind.event_prefix();
     let sc = &request.state_configuration;
     let fans_out = matches!(state.kind, Kind::Parallel { .. } | Kind::Map(_));
     if request.mock.is_some() && !matches!(state.kind, Kind::Task(_)) && !fans_out {

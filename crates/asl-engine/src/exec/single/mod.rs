@@ -14,7 +14,7 @@
 
 mod map;
 
-use super::choice::eval_condition;
+use super::choice::choose;
 use super::env::{apply_result_path, assign_values, check_result_path, commit_vars, Env, StateCtx};
 use super::jsonata::{simple_step, Seen};
 use super::recovery::{catch, error_matches};
@@ -315,29 +315,7 @@ fn choice(
     let env = Env::new(run, st, vars);
     let eff = env.select_owned(&state.input_path, raw)?;
     ins.after_input_path = Some(eff.clone());
-    let mut chosen = None;
-    for rule in rules {
-        if eval_condition(&env, &rule.condition, &eff)? {
-            chosen = Some(rule);
-            break;
-        }
-    }
-    let (next, rule_assign) = match (chosen, default) {
-        (Some(r), _) => (r.next.clone(), r.assign.as_ref()),
-        (None, Some(d)) => (d.clone(), None),
-        (None, None) => {
-            return Err(Failure::error(
-                "States.NoChoiceMatched",
-                format!("No Matches! at state '{}'", state.name),
-            ))
-        }
-    };
-    let mut new_vars = assign_values(&env, &state.assign, &eff)?;
-    if let Some(a) = rule_assign {
-        if let Value::Object(m) = env.template(a, &eff)? {
-            new_vars.get_or_insert_with(Map::new).extend(m);
-        }
-    }
+    let (next, new_vars) = choose(&env, state, rules, default, &eff)?;
     let out = env.select_owned(&state.output_path, eff)?;
     commit_vars(vars, new_vars);
     Ok((out, Some(next)))
