@@ -437,6 +437,18 @@ fn jsonpath_fields_are_refused_in_a_jsonata_state() {
 }
 
 #[test]
+fn a_condition_in_a_jsonpath_choice_rule_is_a_schema_error() {
+    assert_has(
+        machine(json!({
+            "A": {"Type": "Choice", "Choices": [{"Condition": "{% true %}", "Next": "B"}], "Default": "B"},
+            "B": {"Type": "Succeed"}
+        })),
+        "SCHEMA_VALIDATION_FAILED",
+        "/States/A/Choices/0/Condition",
+    );
+}
+
+#[test]
 fn jsonata_fields_are_refused_where_the_state_type_has_no_use_for_them() {
     let jsonata =
         |states: Value| json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": states});

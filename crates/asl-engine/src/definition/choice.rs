@@ -2,7 +2,7 @@
 
 use super::loader::{esc, Loader};
 use super::model::{ChoiceRule, Cmp, Condition, Op, Operand};
-use super::{parse_timestamp, UNSUPPORTED};
+use super::parse_timestamp;
 use serde_json::Value;
 
 impl Op {
@@ -126,10 +126,9 @@ impl Loader {
             return None;
         };
         if obj.contains_key("Condition") {
-            self.push(
+            self.schema(
                 &format!("{loc}/Condition"),
-                UNSUPPORTED,
-                "The field 'Condition' belongs to JSONata mode; JSONata is not supported",
+                super::jsonata::jsonata_only_message("Condition"),
             );
             return None;
         }
