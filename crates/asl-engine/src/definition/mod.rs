@@ -24,6 +24,7 @@ pub(crate) use duplicates::duplicate_state_names;
 pub(crate) use jsonata::{JsonataRule, JsonataState};
 pub(crate) use loader::load;
 pub(crate) use model::*;
+pub(crate) use states::DISTRIBUTED_MAP_FIELDS;
 
 use serde_json::Value;
 use std::fmt;

@@ -202,16 +202,6 @@ impl Loader {
             allowed.extend_from_slice(FLOW);
         }
         allowed.extend(extra);
-        let distributed = [
-            "ItemReader",
-            "ItemBatcher",
-            "ResultWriter",
-            "ToleratedFailureCount",
-            "ToleratedFailurePercentage",
-            "ToleratedFailureCountPath",
-            "ToleratedFailurePercentagePath",
-            "Label",
-        ];
         for k in obj.keys() {
             if allowed.contains(&k.as_str()) {
                 continue;
@@ -219,7 +209,7 @@ impl Loader {
             let l = format!("{loc}/{}", esc(k));
             if JSONATA_ONLY.contains(&k.as_str()) {
                 self.schema(&l, jsonata_only_message(k));
-            } else if ty == "Map" && distributed.contains(&k.as_str()) {
+            } else if ty == "Map" && DISTRIBUTED_MAP_FIELDS.contains(&k.as_str()) {
                 self.push(&l, UNSUPPORTED, format!("The field '{k}' of state '{name}' needs a distributed Map, which is not supported"));
             } else if ty == "Task" && matches!(k.as_str(), "Credentials") {
                 self.push(
@@ -547,3 +537,16 @@ impl Loader {
         })
     }
 }
+
+/// Fields only a distributed Map has: the loader refuses them, since this engine cannot run a
+/// distributed Map's iterations.
+pub(crate) const DISTRIBUTED_MAP_FIELDS: &[&str] = &[
+    "ItemReader",
+    "ItemBatcher",
+    "ResultWriter",
+    "ToleratedFailureCount",
+    "ToleratedFailurePercentage",
+    "ToleratedFailureCountPath",
+    "ToleratedFailurePercentagePath",
+    "Label",
+];

@@ -8,19 +8,9 @@ use crate::StateMachine;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-/// Fields only a distributed Map has. The loader refuses a distributed Map, whose iterations
-/// this engine cannot run; TestState never runs them, so they are read from the raw
-/// definition and taken away before loading.
-pub(super) const DISTRIBUTED_MAP_FIELDS: &[&str] = &[
-    "ItemReader",
-    "ItemBatcher",
-    "ResultWriter",
-    "ToleratedFailureCount",
-    "ToleratedFailurePercentage",
-    "ToleratedFailureCountPath",
-    "ToleratedFailurePercentagePath",
-    "Label",
-];
+// The loader refuses a distributed Map's own fields; TestState never runs its iterations, so
+// they are read from the raw definition and taken away before loading.
+use crate::definition::DISTRIBUTED_MAP_FIELDS;
 
 /// The tolerated failures a JSONata Map states as numbers or expressions: the loader reads
 /// them into the state's JSONata fields, so they are kept for it.
